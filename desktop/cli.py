@@ -1,0 +1,190 @@
+"""`diffusion-studio generate`: the engine and library, headless, for scripts and batches.
+
+Exit codes: 0 done; 1 the generation failed (one `error:` line); 2 invalid input (one `error:`
+line, nothing written); 130 cancelled with Ctrl-C (nothing partial left).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import traceback
+from pathlib import Path
+
+from desktop.engine.devices import DEVICE_CHOICES, RuntimeOptions
+from desktop.engine.errors import EngineError, GenerationCancelled, ValidationError
+from desktop.engine.request import Backend, GenerationRequest, validate
+from desktop.engine.schedulers import SCHEDULERS
+
+EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED = 1, 2, 130
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not argparse's usage block
+        raise UsageError(f"{message} (see diffusion-studio generate --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="diffusion-studio generate", description="Generate images from a text prompt, headless.")
+    p.add_argument("--prompt", required=True, help="what to draw")
+    p.add_argument("--negative-prompt", default="", help="what to keep out of the image")
+    p.add_argument("--backend", choices=[b.value for b in Backend], default=Backend.DIFFUSERS.value)
+    p.add_argument("--model", default="", help="diffusers folder or Hugging Face id; OpenAI model name")
+    p.add_argument("--width", type=int, help="pixels (diffusers: multiple of 8, default 512)")
+    p.add_argument("--height", type=int, help="pixels (diffusers: multiple of 8, default 512)")
+    p.add_argument("--steps", type=int, default=25)
+    p.add_argument("--guidance", type=float, default=7.5)
+    p.add_argument("--seed", type=int, help="default: random, and always recorded")
+    p.add_argument("--count", type=int, default=1, help="images to make (1-8)")
+    p.add_argument("--scheduler", choices=sorted(SCHEDULERS), help="default: the model's own")
+    p.add_argument("--quality", help="OpenAI: standard|hd (dall-e-3), low|medium|high|auto (gpt-image-1)")
+    p.add_argument("--style", help="OpenAI dall-e-3: vivid|natural")
+    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    p.add_argument("--cpu-offload", action="store_true", help="fit large models into little GPU memory")
+    p.add_argument("--attention-slicing", action="store_true")
+    p.add_argument("--vae-tiling", action="store_true")
+    p.add_argument("--allow-pickle", action="store_true", help="also load .bin/.ckpt weights (can run code)")
+    p.add_argument("--output", type=Path, help="also copy the results into this folder")
+    p.add_argument("--json", action="store_true", help="print one JSON object per result instead of paths")
+    p.add_argument("--library", type=Path, help="library folder (default: $DIFFUSION_STUDIO_HOME or the user data dir)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p
+
+
+def _request(args: argparse.Namespace) -> GenerationRequest:
+    return GenerationRequest(
+        prompt=args.prompt,
+        negative_prompt=args.negative_prompt,
+        backend=Backend(args.backend),
+        model=args.model,
+        width=args.width,
+        height=args.height,
+        steps=args.steps,
+        guidance=args.guidance,
+        seed=args.seed,
+        count=args.count,
+        scheduler=args.scheduler,
+        quality=args.quality,
+        style=args.style,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        args = build_parser().parse_args(argv)
+        request = validate(_request(args))
+        if args.output is not None and args.output.exists() and not args.output.is_dir():
+            raise UsageError(f"--output {args.output} is a file, not a folder: give a folder.")
+        return _run(args, request)
+    except (UsageError, ValidationError) as exc:
+        return _fail(str(exc), EXIT_INVALID, debug)
+    except GenerationCancelled:
+        return _fail("cancelled; nothing was saved.", EXIT_CANCELLED, debug)
+    except KeyboardInterrupt:
+        return _fail("cancelled; nothing was saved.", EXIT_CANCELLED, debug)
+    except EngineError as exc:
+        return _fail(str(exc), EXIT_FAILED, debug)
+    except OSError as exc:
+        return _fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ") + ".", EXIT_FAILED, debug)
+    except Exception as exc:  # a bug of ours: still one line, the details behind --debug
+        from desktop.engine.openai_backend import redact
+
+        message = redact(f"{type(exc).__name__}: {exc}", os.environ.get("OPENAI_API_KEY"))
+        return _fail(f"unexpected failure ({message}); run again with --debug for details.", EXIT_FAILED, debug)
+
+
+def _fail(message: str, code: int, debug: bool) -> int:
+    if debug and sys.exc_info()[0] is not None:
+        traceback.print_exc()
+    message = message[0].lower() + message[1:] if message else message
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def _run(args: argparse.Namespace, request: GenerationRequest) -> int:
+    from desktop.engine.engine import Engine
+    from desktop.library.store import Library
+
+    runtime = RuntimeOptions(
+        device=args.device,
+        cpu_offload=args.cpu_offload,
+        attention_slicing=args.attention_slicing,
+        vae_tiling=args.vae_tiling,
+        allow_pickle_weights=args.allow_pickle,
+    )
+    engine = Engine(runtime=runtime)
+    with _ProgressBar(request) as bar:
+        result = engine.generate(request, on_progress=bar.update)
+    library = Library(args.library)
+    try:
+        saved = library.save(result)
+    finally:
+        library.close()
+    copies = _copy_out(saved, args.output) if args.output else [None] * len(saved)
+    for item, copy in zip(saved, copies, strict=True):
+        if args.json:
+            summary = item.summary()
+            if copy is not None:
+                summary["output_path"] = str(copy)
+            print(json.dumps(summary), flush=True)
+        else:
+            print(copy or item.path, flush=True)
+    return 0
+
+
+def _copy_out(saved, folder: Path) -> list[Path]:
+    """Copy results into --output without overwriting anything there; all or none."""
+    from desktop.library.atomic import atomic_write
+
+    copies: list[Path] = []
+    try:
+        for item in saved:
+            target = _free_name(folder / item.path.name)
+            with open(item.path, "rb") as source:
+                atomic_write(target, lambda f, s=source: shutil.copyfileobj(s, f), overwrite=False)
+            copies.append(target)
+    except BaseException:
+        for path in copies:
+            path.unlink(missing_ok=True)
+        raise
+    return copies
+
+
+def _free_name(path: Path) -> Path:
+    candidate, n = path, 1
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        n += 1
+    return candidate
+
+
+class _ProgressBar:
+    """Steps on stderr (tqdm handles terminals, ETA and plain pipes)."""
+
+    def __init__(self, request: GenerationRequest) -> None:
+        self._request = request
+        self._bar = None
+
+    def __enter__(self) -> _ProgressBar:
+        return self
+
+    def update(self, progress) -> None:
+        from tqdm import tqdm
+
+        if self._bar is None:
+            unit = "step" if self._request.backend is Backend.DIFFUSERS else "call"
+            self._bar = tqdm(total=progress.total, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True)
+        self._bar.n = progress.step
+        self._bar.refresh()
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.close()

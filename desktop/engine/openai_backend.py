@@ -1,0 +1,228 @@
+"""Text-to-image through the OpenAI Images API, or any server that speaks it (OPENAI_BASE_URL).
+
+Every failure becomes one EngineError sentence; the API key never appears in one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass
+
+from PIL import Image, UnidentifiedImageError
+
+from desktop.engine.errors import EngineError, GenerationCancelled
+from desktop.engine.openai_models import OPENAI_MODELS
+from desktop.engine.request import GenerationRequest
+from desktop.engine.result import GeneratedImage, GenerationResult, Progress, ProgressCallback
+
+MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
+_MALFORMED = "the image server sent an answer that is not a valid Images API response: check the base URL."
+_KEY_PATTERN = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{6,})")
+
+
+@dataclass(frozen=True)
+class OpenAISettings:
+    api_key: str | None = None  # falls back to OPENAI_API_KEY
+    base_url: str | None = None  # falls back to OPENAI_BASE_URL, then api.openai.com
+    # gpt-image-1 at high quality can take a minute or two; the client's default is 600 s.
+    timeout_s: float = 180.0
+    max_retries: int = 2
+
+    def __repr__(self) -> str:  # never print the key, even in a debugger or a log line
+        key = "set" if self.api_key else "unset"
+        return f"OpenAISettings(base_url={self.base_url!r}, timeout_s={self.timeout_s}, key={key})"
+
+    def resolved_key(self) -> str | None:
+        return self.api_key or os.environ.get("OPENAI_API_KEY") or None
+
+    def resolved_base_url(self) -> str | None:
+        return self.base_url or os.environ.get("OPENAI_BASE_URL") or None
+
+
+def redact(text: str, secret: str | None) -> str:
+    """Remove the key, and anything shaped like an OpenAI key, from text meant for users or logs."""
+    if secret:
+        text = text.replace(secret, "[key hidden]")
+    return _KEY_PATTERN.sub("[key hidden]", text)
+
+
+class OpenAIBackend:
+    def __init__(self, settings: OpenAISettings | None = None) -> None:
+        self.settings = settings or OpenAISettings()
+
+    def generate(
+        self,
+        request: GenerationRequest,
+        on_progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> GenerationResult:
+        cancel = cancel or threading.Event()
+        key = self.settings.resolved_key()
+        if not key:
+            raise EngineError(
+                "no OpenAI API key is set: add it in Settings or set OPENAI_API_KEY "
+                "(for a server that needs no key, any text will do)."
+            )
+        client = self._client(key)
+        model = OPENAI_MODELS[request.model]
+        # dall-e-3 makes one image per call: ask as often as the user wants images.
+        per_call = min(request.count, model.max_images_per_call)
+        calls = -(-request.count // per_call)
+        started = time.perf_counter()
+        images: list[Image.Image] = []
+        for call in range(calls):
+            if on_progress is not None:
+                on_progress(Progress(step=call, total=calls, elapsed_s=time.perf_counter() - started))
+            if cancel.is_set():
+                raise GenerationCancelled()
+            n = min(per_call, request.count - len(images))
+            images.extend(self._call(client, request, n, key))
+        if cancel.is_set():
+            raise GenerationCancelled()
+        if on_progress is not None:
+            on_progress(Progress(step=calls, total=calls, elapsed_s=time.perf_counter() - started))
+        return GenerationResult(
+            request=request,
+            images=[GeneratedImage(image=img, seed=None, index=i) for i, img in enumerate(images)],
+            device="openai",
+            timings={"load_s": 0.0, "generate_s": round(time.perf_counter() - started, 4)},
+        )
+
+    def _client(self, key: str):
+        from openai import OpenAI
+
+        return OpenAI(
+            api_key=key,
+            base_url=self.settings.resolved_base_url(),
+            timeout=self.settings.timeout_s,
+            max_retries=self.settings.max_retries,
+        )
+
+    def _call(self, client, request: GenerationRequest, n: int, key: str) -> list[Image.Image]:
+        import openai
+
+        model = OPENAI_MODELS[request.model]
+        params: dict = {
+            "model": model.name,
+            "prompt": request.prompt,
+            "n": n,
+            "size": f"{request.width}x{request.height}",
+        }
+        if request.quality:
+            params["quality"] = request.quality
+        if request.style:
+            params["style"] = request.style
+        if model.takes_response_format:
+            params["response_format"] = "b64_json"
+        try:
+            response = client.images.generate(**params)
+        except openai.APIError as exc:
+            raise EngineError(redact(self._explain(exc), key)) from None
+        except ValueError:  # a body that is not JSON (json.JSONDecodeError) or not the expected shape
+            raise EngineError(_MALFORMED) from None
+        data = getattr(response, "data", None)
+        if not isinstance(data, list) or not data:
+            raise EngineError("the image server sent an answer with no images in it: try again, or check the base URL.")
+        return [self._decode(item) for item in data]
+
+    def _explain(self, exc) -> str:
+        import openai
+
+        retries = self.settings.max_retries
+        where = self.settings.resolved_base_url() or "api.openai.com"
+        if isinstance(exc, openai.APITimeoutError):
+            return f"the image server at {where} did not answer within {self.settings.timeout_s:g} s: try again later."
+        if isinstance(exc, openai.APIConnectionError):
+            return f"could not reach the image server at {where}: check the network connection and the base URL."
+        if isinstance(exc, openai.AuthenticationError):
+            return "the OpenAI API key was rejected (401): check the key in Settings or OPENAI_API_KEY."
+        if isinstance(exc, openai.PermissionDeniedError):
+            return "the API refused access (403): this key or its organization may not have access to the model."
+        if isinstance(exc, openai.RateLimitError):
+            if _error_code(exc) == "insufficient_quota":
+                return "the OpenAI account has run out of quota (429): check the plan and billing."
+            return f"rate limited by the image server (429, after {retries} retries): wait a minute and try again."
+        if isinstance(exc, openai.BadRequestError):
+            if _error_code(exc) == "content_policy_violation" or "safety" in _error_message(exc).lower():
+                return "the prompt was refused under the provider's content policy: rephrase it and try again."
+            return f"the image server rejected the request (400): {_error_message(exc)}"
+        if isinstance(exc, openai.NotFoundError):
+            return f"the image server does not offer this model or endpoint (404): {_error_message(exc)}"
+        if isinstance(exc, openai.APIStatusError) and exc.status_code >= 500:
+            return f"the image server failed ({exc.status_code}) on {retries + 1} tries: try again later."
+        if isinstance(exc, openai.APIStatusError):
+            return f"the image server answered with an error ({exc.status_code}): {_error_message(exc)}"
+        return _MALFORMED
+
+    def _decode(self, item) -> Image.Image:
+        b64 = getattr(item, "b64_json", None)
+        url = getattr(item, "url", None)
+        if b64:
+            try:
+                payload = base64.b64decode(b64, validate=True)
+            except (binascii.Error, ValueError):
+                raise EngineError("the image server sent image data that is not valid base64.") from None
+        elif url:
+            payload = download_image(url, self.settings.timeout_s)
+        else:
+            raise EngineError("the image server sent an image entry with neither data nor a URL.")
+        return open_image_bytes(payload)
+
+
+def _error_code(exc) -> str | None:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict):
+            return inner.get("code") or inner.get("type")
+    return getattr(exc, "code", None)
+
+
+def _error_message(exc) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return inner["message"].strip().rstrip(".") + "."
+    return "no reason given."
+
+
+def open_image_bytes(payload: bytes) -> Image.Image:
+    try:
+        image = Image.open(io.BytesIO(payload))
+        image.load()
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        raise EngineError("the image server sent data that is not an image.") from None
+    if image.mode not in ("RGB", "RGBA"):
+        image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
+    return image
+
+
+def download_image(url: str, timeout_s: float) -> bytes:
+    """Fetch an image URL from an answer: bounded in time and size, and it must be an image."""
+    import requests
+
+    try:
+        with requests.get(url, timeout=(10, timeout_s), stream=True) as response:
+            response.raise_for_status()
+            chunks, size = [], 0
+            for chunk in response.iter_content(64 * 1024):
+                size += len(chunk)
+                if size > MAX_DOWNLOAD_BYTES:
+                    raise EngineError(
+                        f"the image at the server's URL is over {MAX_DOWNLOAD_BYTES // 2**20} MB; not downloaded."
+                    )
+                chunks.append(chunk)
+    except requests.Timeout:
+        raise EngineError(f"downloading the image timed out after {timeout_s:g} s: try again.") from None
+    except requests.HTTPError as exc:
+        raise EngineError(f"downloading the image failed ({exc.response.status_code}): try again.") from None
+    except requests.RequestException:
+        raise EngineError("could not download the image from the URL the server sent: check the network.") from None
+    return b"".join(chunks)

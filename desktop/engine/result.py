@@ -1,0 +1,46 @@
+"""What a generation reports while it runs (Progress) and what it returns (GenerationResult)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from desktop.engine.request import GenerationRequest
+
+
+@dataclass(frozen=True)
+class Progress:
+    step: int  # steps done so far
+    total: int
+    elapsed_s: float
+    # A small RGB picture of the current latents; None where the backend has none (OpenAI).
+    preview: Image.Image | None = None
+
+    @property
+    def eta_s(self) -> float | None:
+        if self.step <= 0 or self.total <= 0:
+            return None
+        return self.elapsed_s / self.step * (self.total - self.step)
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass
+class GeneratedImage:
+    image: Image.Image
+    # The seed that reproduces this image alone (count=1); None where the backend takes no seed.
+    seed: int | None
+    index: int
+
+
+@dataclass
+class GenerationResult:
+    request: GenerationRequest  # validated: defaults and seed filled in
+    images: list[GeneratedImage]
+    device: str
+    timings: dict[str, float] = field(default_factory=dict)  # load_s, generate_s

@@ -1,0 +1,1 @@
+"""Qt-free library of results: SQLite history, atomic file writes, metadata, export naming."""

@@ -1,0 +1,257 @@
+"""`diffusion-studio generate`, in-process for speed and as a real process for exit codes and Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from openai_server import API_KEY
+from PIL import Image
+
+from desktop.cli import main
+
+
+def every_file(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def run_cli(capsys, *args: str) -> tuple[int, list[str], list[str]]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out.splitlines(), [line for line in err.splitlines() if line.startswith("error:")]
+
+
+def test_generates_pngs_prints_paths_and_copies_to_output(capsys, tiny_model, isolated_home, tmp_path):
+    out_dir = tmp_path / "campaign"
+    code, out, errors = run_cli(
+        capsys,
+        "--prompt",
+        "a red circle",
+        "--model",
+        str(tiny_model),
+        "--width",
+        "64",
+        "--height",
+        "64",
+        "--steps",
+        "3",
+        "--seed",
+        "5",
+        "--count",
+        "2",
+        "--output",
+        str(out_dir),
+    )
+    assert (code, errors) == (0, [])
+    copies = [Path(line) for line in out]
+    assert [p.parent for p in copies] == [out_dir, out_dir]
+    assert all(Image.open(p).size == (64, 64) for p in copies)
+    assert len([p for p in every_file(isolated_home) if p.suffix == ".png"]) == 2
+
+
+def test_json_lines_carry_what_scripts_need(capsys, tiny_model):
+    code, out, _ = run_cli(
+        capsys,
+        "--prompt",
+        "a red circle",
+        "--model",
+        str(tiny_model),
+        "--width",
+        "64",
+        "--height",
+        "64",
+        "--steps",
+        "2",
+        "--seed",
+        "11",
+        "--json",
+    )
+    assert code == 0
+    (line,) = out
+    data = json.loads(line)
+    assert {k: data[k] for k in ("seed", "backend", "model", "width", "height", "steps")} == {
+        "seed": 11,
+        "backend": "diffusers",
+        "model": str(tiny_model),
+        "width": 64,
+        "height": 64,
+        "steps": 2,
+    }
+    assert Path(data["path"]).is_file()
+
+
+def test_a_copy_never_overwrites_a_file_in_the_output_folder(capsys, tiny_model, tmp_path):
+    out_dir = tmp_path / "out"
+    args = [
+        "--prompt",
+        "a red circle",
+        "--model",
+        str(tiny_model),
+        "--width",
+        "64",
+        "--height",
+        "64",
+        "--steps",
+        "2",
+        "--output",
+        str(out_dir),
+    ]
+    first = run_cli(capsys, *args)[1][0]
+    Path(first).rename(out_dir / "keep.png")
+    (out_dir / Path(first).name).write_bytes(b"someone else's file")
+    assert run_cli(capsys, *args)[0] == 0
+    assert (out_dir / Path(first).name).read_bytes() == b"someone else's file"
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--prompt", ""], "prompt is empty"),
+        (["--prompt", "x", "--model", "m", "--width", "100"], "width must be a multiple of 8"),
+        (["--prompt", "x", "--model", "m", "--steps", "0"], "steps must be between 1 and 150"),
+        (["--prompt", "x", "--model", "m", "--guidance", "31"], "guidance must be between"),
+        (["--prompt", "x", "--model", "m", "--count", "20"], "count must be between 1 and 8"),
+        (["--prompt", "x", "--model", "m", "--seed", "-3"], "seed must be between"),
+        (
+            [
+                "--prompt",
+                "x",
+                "--backend",
+                "openai",
+                "--model",
+                "dall-e-2",
+                "--width",
+                "64",
+                "--height",
+                "64",
+            ],
+            "dall-e-2 does not make 64x64 images",
+        ),
+        (["--prompt", "x", "--steps", "many"], "invalid int value: 'many'"),
+        (["--prompt", "x", "--backend", "midjourney"], "invalid choice: 'midjourney'"),
+        (["--model", "m"], "the following arguments are required: --prompt"),
+    ],
+)
+def test_invalid_input_exits_2_with_one_error_line_and_writes_nothing(capsys, isolated_home, args, says):
+    code, out, errors = run_cli(capsys, *args)
+    assert code == 2 and out == []
+    assert len(errors) == 1 and says in errors[0]
+    assert every_file(isolated_home) == []
+
+
+def test_an_output_path_that_is_a_file_is_invalid_input(capsys, isolated_home, tmp_path):
+    (tmp_path / "file").write_text("x")
+    code, _, errors = run_cli(capsys, "--prompt", "x", "--model", "m", "--output", str(tmp_path / "file"))
+    assert code == 2 and "is a file, not a folder" in errors[0]
+
+
+def test_a_missing_model_exits_1_and_leaves_nothing(capsys, isolated_home, tmp_path):
+    code, out, errors = run_cli(capsys, "--prompt", "x", "--model", str(tmp_path / "missing"))
+    assert (code, out) == (1, [])
+    assert errors == [
+        f"error: model folder {tmp_path / 'missing'} does not exist: give the path of a diffusers "
+        "model folder or a Hugging Face id such as org/name."
+    ]
+    assert every_file(isolated_home) == []
+
+
+def test_openai_through_a_compatible_server_and_the_key_is_in_no_file(capsys, openai_server, isolated_home, tmp_path):
+    code, out, errors = run_cli(
+        capsys,
+        "--prompt",
+        "a smart watch",
+        "--backend",
+        "openai",
+        "--model",
+        "dall-e-2",
+        "--width",
+        "512",
+        "--height",
+        "512",
+        "--output",
+        str(tmp_path / "o"),
+        "--json",
+    )
+    assert (code, errors) == (0, [])
+    data = json.loads(out[0])
+    assert data["seed"] is None and data["backend"] == "openai" and data["width"] == 512
+    written = every_file(isolated_home) + every_file(tmp_path / "o")
+    assert len(written) >= 3
+    for path in written:
+        content = path.read_bytes()
+        assert API_KEY.encode() not in content and b"sk-test" not in content, path
+
+
+def test_a_refused_prompt_exits_1_with_the_reason_and_nothing_written(capsys, openai_server, isolated_home):
+    openai_server.mode = "400-policy"
+    code, out, errors = run_cli(capsys, "--prompt", "x", "--backend", "openai")
+    assert (code, out) == (1, [])
+    assert errors == ["error: the prompt was refused under the provider's content policy: rephrase it and try again."]
+    assert every_file(isolated_home) == []
+
+
+def _cli_process(args, env_home, **kwargs):
+    env = {**os.environ, "DIFFUSION_STUDIO_HOME": str(env_home), "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "desktop", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
+
+
+def test_version_answers_without_importing_torch():
+    code = (
+        "import sys; from desktop.app import main; main(['--version']); "
+        "print(sorted(m for m in ('torch', 'diffusers', 'transformers', 'openai') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["diffusion-studio 0.1.0", "[]"]
+
+
+def test_a_real_process_has_no_traceback_without_debug_and_one_with_it(tmp_path):
+    args = ["generate", "--prompt", "x", "--model", str(tmp_path / "missing")]
+    quiet = _cli_process(args, tmp_path / "home")
+    _, err = quiet.communicate(timeout=120)
+    assert quiet.returncode == 1 and err.strip().splitlines() == [err.strip()] and err.startswith("error: ")
+    loud = _cli_process([*args, "--debug"], tmp_path / "home")
+    _, err = loud.communicate(timeout=120)
+    assert loud.returncode == 1 and "Traceback" in err and err.strip().splitlines()[-1].startswith("error: ")
+
+
+def test_ctrl_c_mid_generation_exits_130_and_leaves_nothing(tiny_model, tmp_path):
+    home = tmp_path / "home"
+    child = _cli_process(
+        [
+            "generate",
+            "--prompt",
+            "a red circle",
+            "--model",
+            str(tiny_model),
+            "--width",
+            "256",
+            "--height",
+            "256",
+            "--steps",
+            "150",
+        ],
+        home,
+    )
+    # Wait for the progress bar to show the loop is running, then press Ctrl-C.
+    seen = ""
+    while "step" not in seen:
+        char = child.stderr.read(1)
+        assert char, f"the CLI ended before its progress bar showed: {seen!r}"
+        seen += char
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == 130 and out == ""
+    assert "error: cancelled; nothing was saved." in err and "Traceback" not in err
+    assert [p for p in every_file(home) if p.suffix == ".png" or p.name.endswith(".partial")] == []
