@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", choices=sorted(SCHEDULERS), help="default: the model's own")
     p.add_argument("--quality", help="OpenAI: standard|hd (dall-e-3), low|medium|high|auto (gpt-image-1)")
     p.add_argument("--style", help="OpenAI dall-e-3: vivid|natural")
-    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    p.add_argument("--device", choices=DEVICE_CHOICES, help="default: the app's setting, else auto")
     p.add_argument("--cpu-offload", action="store_true", help="fit large models into little GPU memory")
     p.add_argument("--attention-slicing", action="store_true")
     p.add_argument("--vae-tiling", action="store_true")
@@ -111,16 +111,26 @@ def _fail(message: str, code: int, debug: bool) -> int:
 
 def _run(args: argparse.Namespace, request: GenerationRequest) -> int:
     from desktop.engine.engine import Engine
+    from desktop.engine.openai_backend import OpenAISettings
+    from desktop.library.key_store import load_api_key
+    from desktop.library.settings import load_settings
     from desktop.library.store import Library
 
+    # The app's settings are the defaults; flags given here win.
+    settings = load_settings()
     runtime = RuntimeOptions(
-        device=args.device,
-        cpu_offload=args.cpu_offload,
-        attention_slicing=args.attention_slicing,
-        vae_tiling=args.vae_tiling,
-        allow_pickle_weights=args.allow_pickle,
+        device=args.device or settings.device,
+        cpu_offload=args.cpu_offload or settings.cpu_offload,
+        attention_slicing=args.attention_slicing or settings.attention_slicing,
+        vae_tiling=args.vae_tiling or settings.vae_tiling,
+        allow_pickle_weights=args.allow_pickle or settings.allow_pickle_weights,
     )
-    engine = Engine(runtime=runtime)
+    openai = OpenAISettings(
+        api_key=load_api_key() if request.backend is Backend.OPENAI else None,
+        base_url=settings.openai_base_url or None,
+        timeout_s=settings.openai_timeout_s,
+    )
+    engine = Engine(runtime=runtime, openai=openai)
     with _ProgressBar(request) as bar:
         result = engine.generate(request, on_progress=bar.update)
     library = Library(args.library)
@@ -143,11 +153,12 @@ def _run(args: argparse.Namespace, request: GenerationRequest) -> int:
 def _copy_out(saved, folder: Path) -> list[Path]:
     """Copy results into --output without overwriting anything there; all or none."""
     from desktop.library.atomic import atomic_write
+    from desktop.library.export import free_path
 
     copies: list[Path] = []
     try:
         for item in saved:
-            target = _free_name(folder / item.path.name)
+            target = free_path(folder / item.path.name)
             with open(item.path, "rb") as source:
                 atomic_write(target, lambda f, s=source: shutil.copyfileobj(s, f), overwrite=False)
             copies.append(target)
@@ -156,14 +167,6 @@ def _copy_out(saved, folder: Path) -> list[Path]:
             path.unlink(missing_ok=True)
         raise
     return copies
-
-
-def _free_name(path: Path) -> Path:
-    candidate, n = path, 1
-    while candidate.exists():
-        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-        n += 1
-    return candidate
 
 
 class _ProgressBar:

@@ -67,3 +67,12 @@ def has_variant(folder: Path, variant: str) -> bool:
 
 def has_safetensors(folder: Path) -> bool:
     return any(folder.glob("*/*.safetensors"))
+
+
+def cached_pipelines(cache_dir: str | Path | None = None) -> list[str]:
+    """Hub ids of diffusers pipelines already in the Hugging Face cache (a quick folder scan)."""
+    root = hub_cache_dir(cache_dir)
+    found = set()
+    for index in root.glob("models--*/snapshots/*/model_index.json"):
+        found.add(index.parents[2].name[len("models--") :].replace("--", "/"))
+    return sorted(found)

@@ -82,7 +82,7 @@ class OpenAIBackend:
             if cancel.is_set():
                 raise GenerationCancelled()
             n = min(per_call, request.count - len(images))
-            images.extend(self._call(client, request, n, key))
+            images.extend(_cancellable(lambda n=n: self._call(client, request, n, key), cancel))
         if cancel.is_set():
             raise GenerationCancelled()
         if on_progress is not None:
@@ -173,6 +173,33 @@ class OpenAIBackend:
         else:
             raise EngineError("the image server sent an image entry with neither data nor a URL.")
         return open_image_bytes(payload)
+
+
+def _cancellable(call, cancel: threading.Event):
+    """Run a blocking API call so that cancel answers within 0.1 s.
+
+    An HTTP request cannot be interrupted from another thread (closing the client does not
+    stop a read in progress), so the call runs on a daemon thread; on cancel it is abandoned
+    and its answer, when it comes, is dropped. Daemon: it never holds up the app's exit.
+    """
+    outcome: dict = {}
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # handed to the caller's thread below
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name="openai-request", daemon=True).start()
+    while not done.wait(0.1):
+        if cancel.is_set():
+            raise GenerationCancelled()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def _error_code(exc) -> str | None:

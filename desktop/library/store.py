@@ -20,6 +20,8 @@ from desktop.library.paths import library_root
 
 DATABASE_NAME = "history.sqlite3"
 STAGING_DIR = ".partial"
+TRASH_DIR = ".trash"
+THUMBNAIL_DIR = ".thumbnails"
 
 
 @dataclass
@@ -53,6 +55,8 @@ class Library:
         self.root = library_root(root)
         self.images_dir = self.root / "images"
         self.staging_dir = self.root / STAGING_DIR
+        self.trash_dir = self.root / TRASH_DIR
+        self.thumbnail_dir = self.root / THUMBNAIL_DIR
         self.root.mkdir(parents=True, exist_ok=True)
         sweep_partials(self.staging_dir)
         self.db = HistoryDatabase(self.root / DATABASE_NAME)
@@ -114,3 +118,26 @@ class Library:
         """Remove the row first: a failure then leaves an orphan file, never a row without its file."""
         self.db.delete(row.id)
         self.absolute(row).unlink(missing_ok=True)
+
+    def trash(self, row: HistoryRow) -> HistoryRow:
+        """Delete, keeping the file in the trash so restore() can undo it until empty_trash()."""
+        self.db.delete(row.id)
+        self.trash_dir.mkdir(parents=True, exist_ok=True)
+        source = self.absolute(row)
+        if source.exists():
+            source.replace(self.trash_dir / source.name)
+        return row
+
+    def restore(self, row: HistoryRow) -> HistoryRow:
+        """Undo trash(): the file goes back first, then its row (under a new id)."""
+        trashed = self.trash_dir / Path(row.path).name
+        if not trashed.exists():
+            raise FileNotFoundError(f"{Path(row.path).name} is no longer in the trash")
+        trashed.replace(self.absolute(row))
+        self.db.insert([row])
+        return row
+
+    def empty_trash(self) -> None:
+        if self.trash_dir.is_dir():
+            for leftover in self.trash_dir.iterdir():
+                leftover.unlink(missing_ok=True)

@@ -134,3 +134,17 @@ def test_cancel_between_calls_stops_before_the_next_one(openai_server):
 def test_redact_hides_the_key_and_key_shaped_text():
     assert redact(f"bad key {API_KEY} here", API_KEY) == "bad key [key hidden] here"
     assert "sk-abc" not in redact("Incorrect API key provided: sk-abc***xyz1.", None)
+
+
+def test_cancel_during_a_slow_call_returns_at_once(openai_server):
+    import time
+
+    openai_server.mode = "slow"
+    openai_server.slow_s = 30.0
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    started = time.monotonic()
+    with pytest.raises(GenerationCancelled):
+        Engine().generate(request_for(), cancel=cancel)
+    # Deterministic bound, far below the server's delay: the call was abandoned, not awaited.
+    assert time.monotonic() - started < 15.0

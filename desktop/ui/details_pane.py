@@ -1,0 +1,118 @@
+"""The details pane: the selected image, every parameter it was made with, and the item's actions."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
+
+from desktop.library.history import HistoryRow
+
+
+class DetailsPane(QWidget):
+    def __init__(self, actions, parent=None) -> None:
+        super().__init__(parent)
+        self._row: HistoryRow | None = None
+        self._pixmap = QPixmap()
+        self.image = QLabel("Select an image in the gallery to see how it was made.")
+        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image.setWordWrap(True)
+        self.image.setMinimumHeight(200)
+        self.image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.parameters = QLabel()
+        self.parameters.setWordWrap(True)
+        self.parameters.setTextFormat(Qt.TextFormat.RichText)
+        self.parameters.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.parameters.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.parameters)
+        self._scroll = scroll
+
+        buttons = QHBoxLayout()
+        for action in (actions.reuse, actions.open, actions.copy, actions.delete):
+            button = QPushButton(action.text())
+            button.clicked.connect(action.trigger)
+            action.changed.connect(lambda b=button, a=action: b.setEnabled(a.isEnabled()))
+            button.setEnabled(action.isEnabled())
+            buttons.addWidget(button)
+        export = QPushButton("Export to…")
+        export.setMenu(actions.export_menu)
+        buttons.addWidget(export)
+        self._buttons = QWidget()
+        self._buttons.setLayout(buttons)
+        buttons.setContentsMargins(0, 0, 0, 0)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.image, 3)
+        layout.addWidget(scroll, 2)
+        layout.addWidget(self._buttons)
+        self.show_row(None, None)
+
+    def show_row(self, row: HistoryRow | None, path: Path | None) -> None:
+        self._row = row
+        self._buttons.setVisible(row is not None)
+        self._scroll.setVisible(row is not None)
+        if row is None or path is None:
+            self._pixmap = QPixmap()
+            self.image.setPixmap(QPixmap())
+            self.image.setText("Select an image in the gallery to see how it was made.")
+            self.parameters.setText("")
+            return
+        self._pixmap = QPixmap(str(path))
+        if self._pixmap.isNull():
+            self.image.setText(f"{path.name} cannot be shown (missing or unreadable).")
+        self._rescale()
+        self.parameters.setText(_parameters_html(row, path))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._rescale()
+
+    def _rescale(self) -> None:
+        if not self._pixmap.isNull():
+            self.image.setPixmap(
+                self._pixmap.scaled(
+                    self.image.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+                )
+            )
+
+
+def _parameters_html(row: HistoryRow, path: Path) -> str:
+    request = row.request
+    fields = [
+        ("Prompt", row.prompt),
+        ("Negative prompt", row.negative_prompt or "—"),
+        ("Task", row.task),
+        ("Backend", row.backend),
+        ("Model", row.model),
+        ("Size", f"{row.width} × {row.height}"),
+    ]
+    if row.backend == "diffusers":
+        fields += [
+            ("Seed", row.seed),
+            ("Steps", request.get("steps")),
+            ("Guidance", request.get("guidance")),
+            ("Scheduler", request.get("scheduler") or "model default"),
+        ]
+    else:
+        fields += [("Quality", request.get("quality") or "default"), ("Style", request.get("style") or "default")]
+    timings = row.timings
+    took = f"{timings.get('generate_s', 0):.2f} s"
+    if timings.get("load_s"):
+        took += f" (+ {timings['load_s']:.2f} s loading)"
+    fields += [
+        ("Device", row.device),
+        ("Time", took),
+        ("Created", row.created_at.replace("T", " ")[:19]),
+        ("File", str(path)),
+    ]
+    cells = "".join(
+        f"<tr><td style='color:#666;padding-right:8px;vertical-align:top'>{html.escape(k)}</td>"
+        f"<td>{html.escape(str(v))}</td></tr>"
+        for k, v in fields
+    )
+    return f"<table>{cells}</table>"

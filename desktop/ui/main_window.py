@@ -1,0 +1,299 @@
+"""The main window: prompt form on the left, live preview and queue over the gallery in the middle,
+details on the right. It wires the widgets to the generation bridge and the library."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QImage, QKeySequence
+from PySide6.QtWidgets import QLabel, QMainWindow, QScrollArea, QSplitter
+
+from desktop import __version__
+from desktop.engine.errors import ValidationError
+from desktop.engine.request import Backend, GenerationRequest, validate
+from desktop.library.history import HistoryRow
+from desktop.library.settings import Settings, save_settings
+from desktop.library.store import Library
+from desktop.ui.bridge import GenerationBridge, JobState, ThumbnailLoader
+from desktop.ui.details_pane import DetailsPane
+from desktop.ui.gallery_actions import GalleryActions
+from desktop.ui.gallery_model import GalleryModel
+from desktop.ui.gallery_view import GalleryView
+from desktop.ui.progress_panel import ProgressPanel
+from desktop.ui.prompt_form import PromptForm
+
+WELCOME = (
+    "<h2>Welcome to Diffusion Studio</h2>"
+    "<p>To make your first image, give the app a model:</p>"
+    "<ul><li><b>A diffusers model folder</b> on this computer: <i>Settings → Models → Add folder</i>, "
+    "or type its path in <i>Model</i>.</li>"
+    "<li><b>An OpenAI API key</b>: <i>Settings → OpenAI</i>, then choose the OpenAI backend.</li></ul>"
+    "<p>Then write a prompt, or pick one under <i>Templates</i>, and press <b>Generate</b> (Ctrl+Enter).</p>"
+)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: Settings, library: Library, bridge: GenerationBridge, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Diffusion Studio")
+        self.resize(1360, 860)
+        self.settings = settings
+        self.library = library
+        self.bridge = bridge
+        bridge.setParent(self)
+        self._closed = False
+        self._cached_models: list[str] = []
+
+        self.thumbnails = ThumbnailLoader(library.thumbnail_dir, self)
+        self.gallery_model = GalleryModel(library, self.thumbnails, self)
+        self.form = PromptForm()
+        self.progress = ProgressPanel()
+        self.gallery = GalleryView(self.gallery_model)
+        self.actions = GalleryActions(self.gallery_model, lambda: self.settings, self.gallery)
+        self.actions.set_selection_provider(self.gallery.selected_rows)
+        self.details = DetailsPane(self.actions)
+
+        form_scroll = QScrollArea()
+        form_scroll.setWidgetResizable(True)
+        form_scroll.setWidget(self.form)
+        form_scroll.setMinimumWidth(340)
+        middle = QSplitter(Qt.Orientation.Vertical)
+        middle.addWidget(self.progress)
+        middle.addWidget(self.gallery)
+        middle.setSizes([430, 430])
+        main = QSplitter(Qt.Orientation.Horizontal)
+        main.addWidget(form_scroll)
+        main.addWidget(middle)
+        main.addWidget(self.details)
+        main.setSizes([360, 680, 320])
+        main.setChildrenCollapsible(False)
+        self.setCentralWidget(main)
+
+        self.device_label = QLabel()
+        self.statusBar().addPermanentWidget(self.device_label)
+        self._show_engine_status(settings.device, "")
+        self._build_menus()
+        self._connect()
+
+        self.form.set_recent_prompts(settings.recent_prompts)
+        self.form.set_models(self._model_choices([]))
+        self.form.restore(settings.last_form)
+        self._show_idle_message()
+        # Scanning the Hugging Face cache touches the disk: do it after the first paint.
+        QTimer.singleShot(0, self._scan_cached_models)
+
+    # --- construction ----------------------------------------------------------------------
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        settings_action = QAction("&Settings…", self, shortcut=QKeySequence("Ctrl+,"))
+        settings_action.triggered.connect(self.open_settings)
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(settings_action)
+        file_menu.addSeparator()
+        file_menu.addAction(quit_action)
+
+        edit_menu = menu.addMenu("&Edit")
+        edit_menu.addAction(self.actions.undo)
+        edit_menu.addSeparator()
+        for action in (self.actions.reuse, self.actions.copy, self.actions.open, self.actions.delete):
+            edit_menu.addAction(action)
+        edit_menu.addMenu(self.actions.export_menu)
+        find = QAction("&Find in gallery", self, shortcut=QKeySequence.StandardKey.Find)
+        find.triggered.connect(lambda: self.gallery.search.setFocus())
+        self.addAction(find)
+        edit_menu.addAction(find)
+
+        generate_menu = menu.addMenu("&Generate")
+        generate = QAction("&Generate", self)
+        generate.triggered.connect(self.generate)
+        cancel = QAction("&Cancel running", self)
+        cancel.triggered.connect(self.cancel_running)
+        cancel_all = QAction("Cancel &all", self, shortcut=QKeySequence("Ctrl+Shift+Esc"))
+        cancel_all.triggered.connect(self.bridge.cancel_all)
+        clear = QAction("Clear finished jobs", self)
+        clear.triggered.connect(self._clear_finished)
+        for action in (generate, cancel, cancel_all, clear):
+            generate_menu.addAction(action)
+        self.addAction(cancel_all)
+
+        help_menu = menu.addMenu("&Help")
+        about = QAction("&About Diffusion Studio", self)
+        about.triggered.connect(lambda: self.statusBar().showMessage(f"Diffusion Studio {__version__}", 5000))
+        help_menu.addAction(about)
+
+    def _connect(self) -> None:
+        self.form.generate_requested.connect(self.generate)
+        self.form.cancel_requested.connect(self.cancel_running)
+        self.progress.cancel_job.connect(self.bridge.cancel)
+        self.progress.cancel_all.connect(self.bridge.cancel_all)
+        self.bridge.job_added.connect(self._job_added)
+        self.bridge.job_changed.connect(self._job_changed)
+        self.bridge.progress.connect(self.progress.show_progress)
+        self.bridge.finished_job.connect(self._job_finished)
+        self.bridge.engine_status.connect(self._show_engine_status)
+        self.gallery.current_changed.connect(self._show_details)
+        self.gallery.list.selectionModel().selectionChanged.connect(self.actions.selection_changed)
+        self.gallery.attach_menu(self._fill_gallery_menu)
+        self.actions.use_again.connect(self._use_again)
+        self.actions.message.connect(self._show_message)
+
+    def _fill_gallery_menu(self, menu) -> None:
+        for action in (self.actions.reuse, self.actions.open, self.actions.copy):
+            menu.addAction(action)
+        menu.addMenu(self.actions.export_menu)
+        menu.addSeparator()
+        menu.addAction(self.actions.delete)
+
+    # --- generation ------------------------------------------------------------------------
+
+    def generate(self) -> None:
+        request = self.form.request()
+        try:
+            validate(request)
+        except ValidationError as exc:
+            self.form.show_error(str(exc))
+            return
+        self.form.show_error("")
+        self.bridge.submit(request)
+        self.settings.remember_prompt(request.prompt)
+        self.form.set_recent_prompts(self.settings.recent_prompts)
+        self._save_settings()
+
+    def cancel_running(self) -> None:
+        for job in self.bridge.jobs():
+            if job.state is JobState.RUNNING:
+                self.bridge.cancel(job.id)
+
+    def _job_added(self, job_id: int) -> None:
+        job = self.bridge.job(job_id)
+        if job is not None:
+            self.progress.add_job(job)
+        self._update_busy()
+
+    def _job_changed(self, job_id: int, state_value: str, message: str) -> None:
+        state = JobState(state_value)
+        self.progress.update_job(job_id, state, message)
+        if state is JobState.FAILED:
+            self.form.show_error(message)
+            self.statusBar().showMessage(f"Job #{job_id} failed.", 8000)
+        elif state is JobState.CANCELLED:
+            self.statusBar().showMessage(f"Job #{job_id} cancelled; nothing was saved.", 5000)
+        self._update_busy()
+
+    def _job_finished(self, job_id: int, row_ids: list[int]) -> None:
+        rows = [row for row in map(self.library.db.get, row_ids) if row is not None]
+        self.gallery_model.add_new(rows)
+        self.gallery.refresh_filters()
+        if rows:
+            self.form.set_last_seed(rows[0].seed)
+            self.progress.show_result(QImage(str(self.library.absolute(rows[0]))))
+            self.gallery.select_id(rows[0].id)
+            self.statusBar().showMessage(
+                f"Job #{job_id}: {len(rows)} image{'s' if len(rows) != 1 else ''} saved "
+                f"in {rows[0].timings.get('generate_s', 0):.1f} s.",
+                8000,
+            )
+
+    def _update_busy(self) -> None:
+        self.form.set_busy(any(job.active for job in self.bridge.jobs()))
+
+    def _clear_finished(self) -> None:
+        self.bridge.forget_finished()
+        self.progress.clear_finished()
+
+    # --- gallery and details ---------------------------------------------------------------
+
+    def _show_details(self, row: HistoryRow | None) -> None:
+        self.details.show_row(row, self.library.absolute(row) if row is not None else None)
+
+    def _use_again(self, row: HistoryRow) -> None:
+        request = GenerationRequest.from_dict(row.request)
+        self.form.apply_request(request)
+        self.statusBar().showMessage("Settings loaded into the form.", 4000)
+
+    def _show_message(self, text: str, is_error: bool) -> None:
+        self.statusBar().showMessage(text, 10000 if is_error else 5000)
+
+    def _show_engine_status(self, device: str, model: str) -> None:
+        device_text = {"auto": "picked at the first generation"}.get(device, device)
+        model_text = model.rsplit("/", 1)[-1] if model else "no model loaded"
+        self.device_label.setText(f"Device: {device_text} · {model_text}")
+
+    # --- settings --------------------------------------------------------------------------
+
+    def _model_choices(self, cached: list[str]) -> list[str]:
+        return list(dict.fromkeys([*self.settings.model_folders, *cached]))
+
+    def _scan_cached_models(self) -> None:
+        from desktop.engine.models import cached_pipelines
+
+        try:
+            self._cached_models = cached_pipelines()
+        except OSError:
+            self._cached_models = []
+        current = self.form.model.currentText()
+        self.form.set_models(self._model_choices(self._cached_models))
+        if current:
+            self.form.model.setEditText(current)
+        self._show_idle_message()
+
+    def _show_idle_message(self) -> None:
+        has_local = bool(self._model_choices(self._cached_models)) or bool(self.form.model.currentText().strip())
+        if self.gallery_model.rowCount() == 0 and not has_local:
+            self.progress.show_message(WELCOME)
+        elif self.gallery_model.rowCount() == 0:
+            self.progress.show_message(
+                "<p>Write a prompt and press <b>Generate</b> (Ctrl+Enter). The preview updates at every step.</p>"
+            )
+        else:
+            self.progress.show_message(
+                "<p>Select an image in the gallery, or write a prompt and press <b>Generate</b>.</p>"
+            )
+
+    def open_settings(self) -> None:
+        from desktop.library.key_store import load_api_key, save_api_key
+        from desktop.ui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.settings, load_api_key(), self._cached_models, self)
+        if dialog.exec() != SettingsDialog.DialogCode.Accepted:
+            return
+        self.apply_settings(dialog.result_settings())
+        where = save_api_key(dialog.result_api_key())
+        self.statusBar().showMessage(f"Settings saved; the OpenAI key is kept in {where}.", 6000)
+
+    def apply_settings(self, settings: Settings) -> None:
+        from desktop.ui.application import engine_factory
+
+        self.settings = settings
+        self._save_settings()
+        self.bridge.reset_engine(engine_factory(settings))
+        self.form.set_models(self._model_choices(self._cached_models))
+
+    def _save_settings(self) -> None:
+        try:
+            save_settings(self.settings)
+        except OSError as exc:
+            self.statusBar().showMessage(f"Could not save the settings: {exc.strerror or exc}.", 8000)
+
+    # --- shutdown ----------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Stop the worker cleanly: the running job stops at its next step and nothing is half-written."""
+        if self._closed:
+            event.accept()
+            return
+        self._closed = True
+        self.settings.last_form = self.form.state()
+        self._save_settings()
+        self.statusBar().showMessage("Stopping…")
+        self.bridge.shutdown()
+        self.thumbnails.wait()
+        self.library.empty_trash()
+        self.library.close()
+        event.accept()
+
+    @property
+    def openai_selected(self) -> bool:
+        return self.form.backend_value is Backend.OPENAI

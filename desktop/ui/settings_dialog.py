@@ -1,0 +1,210 @@
+"""The settings dialog: OpenAI key and server, model folders, device and memory, export destinations."""
+
+from __future__ import annotations
+
+import copy
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.engine.devices import DEVICE_CHOICES
+from desktop.library.export import FORMATS, TEMPLATE_FIELDS, ExportError, check_template
+from desktop.library.settings import ExportDestination, Settings
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: Settings, api_key: str, cached_models: list[str], parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.resize(640, 460)
+        self._settings = copy.deepcopy(settings)
+        tabs = QTabWidget()
+        tabs.addTab(self._openai_tab(api_key), "OpenAI")
+        tabs.addTab(self._models_tab(cached_models), "Models")
+        tabs.addTab(self._device_tab(), "Device")
+        tabs.addTab(self._export_tab(), "Export")
+        self.tabs = tabs
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #8a1c12")
+        self.error.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(tabs)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+
+    # --- tabs ------------------------------------------------------------------------------
+
+    def _openai_tab(self, api_key: str) -> QWidget:
+        self.api_key = QLineEdit(api_key)
+        self.api_key.setEchoMode(QLineEdit.EchoMode.Password)
+        self.api_key.setPlaceholderText("sk-… (or set OPENAI_API_KEY)")
+        self.base_url = QLineEdit(self._settings.openai_base_url)
+        self.base_url.setPlaceholderText("https://api.openai.com/v1 (or OPENAI_BASE_URL)")
+        self.timeout = QDoubleSpinBox(minimum=5, maximum=1800, value=self._settings.openai_timeout_s, suffix=" s")
+        page = QWidget()
+        form = QFormLayout(page)
+        form.addRow("API key", self.api_key)
+        form.addRow("Base URL", self.base_url)
+        form.addRow("Timeout", self.timeout)
+        note = QLabel(
+            "The key is kept in the system keyring where there is one, else in a file only you can "
+            "read. Any server that speaks the OpenAI Images API works: give its base URL."
+        )
+        note.setWordWrap(True)
+        form.addRow(note)
+        return page
+
+    def _models_tab(self, cached_models: list[str]) -> QWidget:
+        self.model_folders = QListWidget()
+        self.model_folders.addItems(self._settings.model_folders)
+        add = QPushButton("Add folder…")
+        remove = QPushButton("Remove")
+        add.clicked.connect(self._add_model_folder)
+        remove.clicked.connect(
+            lambda: [self.model_folders.takeItem(self.model_folders.row(i)) for i in self.model_folders.selectedItems()]
+        )
+        buttons = QHBoxLayout()
+        buttons.addWidget(add)
+        buttons.addWidget(remove)
+        buttons.addStretch()
+        cached = QLabel(
+            "Found in the Hugging Face cache: "
+            + (", ".join(cached_models) if cached_models else "none")
+            + ". Models are never downloaded by the app: copy a diffusers folder here, or fetch a model once "
+            "with `hf download org/name` where there is a network."
+        )
+        cached.setWordWrap(True)
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.addWidget(QLabel("Diffusers model folders (each holds a model_index.json):"))
+        layout.addWidget(self.model_folders)
+        layout.addLayout(buttons)
+        layout.addWidget(cached)
+        return page
+
+    def _device_tab(self) -> QWidget:
+        s = self._settings
+        self.device = QComboBox()
+        self.device.addItems(DEVICE_CHOICES)
+        self.device.setCurrentText(s.device)
+        self.cpu_offload = QCheckBox("Model CPU offload (large models in little GPU memory; slower)")
+        self.cpu_offload.setChecked(s.cpu_offload)
+        self.attention_slicing = QCheckBox("Attention slicing (less memory, a little slower)")
+        self.attention_slicing.setChecked(s.attention_slicing)
+        self.vae_tiling = QCheckBox("VAE tiling (very large images)")
+        self.vae_tiling.setChecked(s.vae_tiling)
+        self.allow_pickle = QCheckBox("Allow pickle weights (.bin/.ckpt can run code: only for models you trust)")
+        self.allow_pickle.setChecked(s.allow_pickle_weights)
+        page = QWidget()
+        form = QFormLayout(page)
+        form.addRow("Device", self.device)
+        for box in (self.cpu_offload, self.attention_slicing, self.vae_tiling, self.allow_pickle):
+            form.addRow(box)
+        return page
+
+    def _export_tab(self) -> QWidget:
+        s = self._settings
+        self.destinations = QTableWidget(0, 2)
+        self.destinations.setHorizontalHeaderLabels(["Name", "Folder"])
+        self.destinations.horizontalHeader().setStretchLastSection(True)
+        for destination in s.export_destinations:
+            self._add_destination_row(destination.name, destination.folder)
+        add = QPushButton("Add folder…")
+        remove = QPushButton("Remove")
+        add.clicked.connect(self._add_destination)
+        remove.clicked.connect(
+            lambda: [
+                self.destinations.removeRow(r)
+                for r in sorted({i.row() for i in self.destinations.selectedIndexes()}, reverse=True)
+            ]
+        )
+        self.template = QLineEdit(s.export_template)
+        self.template.setToolTip("Fields: " + ", ".join("{" + f + "}" for f in TEMPLATE_FIELDS))
+        self.export_format = QComboBox()
+        self.export_format.addItems(list(FORMATS))
+        self.export_format.setCurrentText(s.export_format)
+        buttons = QHBoxLayout()
+        buttons.addWidget(add)
+        buttons.addWidget(remove)
+        buttons.addStretch()
+        form = QFormLayout()
+        form.addRow("File name", self.template)
+        form.addRow("Format", self.export_format)
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.addWidget(QLabel("Export destinations (your team's marketing folders):"))
+        layout.addWidget(self.destinations)
+        layout.addLayout(buttons)
+        layout.addLayout(form)
+        return page
+
+    def _add_model_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a diffusers model folder")
+        if folder:
+            self.model_folders.addItem(folder)
+
+    def _add_destination(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose an export folder")
+        if folder:
+            self._add_destination_row(folder.rstrip("/").rsplit("/", 1)[-1] or folder, folder)
+
+    def _add_destination_row(self, name: str, folder: str) -> None:
+        row = self.destinations.rowCount()
+        self.destinations.insertRow(row)
+        self.destinations.setItem(row, 0, QTableWidgetItem(name))
+        self.destinations.setItem(row, 1, QTableWidgetItem(folder))
+
+    # --- result ----------------------------------------------------------------------------
+
+    def accept(self) -> None:
+        try:
+            check_template(self.template.text())
+        except ExportError as exc:
+            self.error.setText(str(exc)[:1].upper() + str(exc)[1:])
+            self.tabs.setCurrentIndex(3)
+            return
+        super().accept()
+
+    def result_settings(self) -> Settings:
+        s = copy.deepcopy(self._settings)
+        s.openai_base_url = self.base_url.text().strip()
+        s.openai_timeout_s = self.timeout.value()
+        s.model_folders = [self.model_folders.item(i).text() for i in range(self.model_folders.count())]
+        s.device = self.device.currentText()
+        s.cpu_offload = self.cpu_offload.isChecked()
+        s.attention_slicing = self.attention_slicing.isChecked()
+        s.vae_tiling = self.vae_tiling.isChecked()
+        s.allow_pickle_weights = self.allow_pickle.isChecked()
+        s.export_destinations = []
+        for row in range(self.destinations.rowCount()):
+            name, folder = (self.destinations.item(row, c) for c in (0, 1))
+            if folder is not None and folder.text().strip():
+                s.export_destinations.append(
+                    ExportDestination((name.text() if name else "") or folder.text(), folder.text().strip())
+                )
+        s.export_template = self.template.text().strip()
+        s.export_format = self.export_format.currentText()
+        return s
+
+    def result_api_key(self) -> str:
+        return self.api_key.text().strip()

@@ -1,0 +1,184 @@
+"""The real main window, driven with pytest-qt, generating with a tiny local pipeline."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+from desktop.ui.bridge import JobState
+from tests.ui.conftest import fill_form
+
+
+def pngs(root: Path) -> list[Path]:
+    return sorted(root.rglob("*.png")) if root.exists() else []
+
+
+def library_pngs(home: Path) -> list[Path]:
+    return pngs(home / "images")
+
+
+def test_the_window_paints_without_importing_torch_diffusers_transformers_or_openai(tmp_path):
+    code = (
+        "import sys, os\n"
+        "os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+        f"os.environ['DIFFUSION_STUDIO_HOME'] = {str(tmp_path / 'home')!r}\n"
+        f"os.environ['DIFFUSION_STUDIO_CONFIG'] = {str(tmp_path / 'config')!r}\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from desktop.ui.application import create_window\n"
+        "window = create_window()\n"
+        "window.show()\n"
+        "window.repaint()\n"
+        "app.processEvents()\n"
+        "print(sorted(m for m in ('torch', 'diffusers', 'transformers', 'openai') if m in sys.modules))\n"
+        "window.close()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "[]"
+
+
+def test_first_run_without_models_says_what_to_do(make_window):
+    from desktop.library.settings import Settings
+
+    window = make_window(Settings())
+    assert "Welcome to Diffusion Studio" in window.progress.preview.text()
+    assert "Settings" in window.progress.preview.text()
+
+
+def test_generate_shows_previews_then_lands_in_the_gallery_and_details(qtbot, window, tiny_model, isolated_home):
+    assert window.form.model.currentText() == str(tiny_model)
+    fill_form(window, steps=4)
+    progress = []
+    window.bridge.progress.connect(lambda *args: progress.append(args))
+    with qtbot.waitSignal(window.bridge.finished_job, timeout=60000) as finished:
+        qtbot.mouseClick(window.form.generate_button, Qt.MouseButton.LeftButton)
+    job_id, row_ids = finished.args
+    rows = [window.library.db.get(i) for i in row_ids]
+    assert [p[1] for p in progress] == [1, 2, 3, 4]
+    assert all(not p[4].isNull() for p in progress)
+    assert window.progress.preview.pixmap() is not None and not window.progress.preview.pixmap().isNull()
+    assert window.gallery_model.rowCount() == 1
+    assert len(library_pngs(isolated_home)) == 1
+    # The new image is selected and described.
+    qtbot.waitUntil(lambda: "a red circle on a blue background" in window.details.parameters.text())
+    assert f"{rows[0].seed}" in window.details.parameters.text()
+    assert window.form.reuse_seed.isEnabled()
+    assert "cpu" in window.device_label.text()
+
+
+def test_invalid_input_is_one_sentence_in_the_window_and_nothing_is_queued(qtbot, window):
+    fill_form(window, prompt="   ")
+    qtbot.mouseClick(window.form.generate_button, Qt.MouseButton.LeftButton)
+    assert window.form.error.isVisible()
+    assert window.form.error.text() == "Prompt is empty: describe the image you want."
+    assert window.bridge.jobs() == []
+
+
+def test_a_broken_model_folder_is_reported_and_the_form_keeps_what_was_typed(qtbot, window, tmp_path):
+    fill_form(window, prompt="a sneaker made of ocean plastic")
+    window.form.model.setEditText(str(tmp_path))
+    with qtbot.waitSignal(
+        window.bridge.job_changed,
+        timeout=60000,
+        check_params_cb=lambda job_id, state, message: state == JobState.FAILED.value,
+    ):
+        window.generate()
+    assert window.form.error.isVisible()
+    assert "model_index.json is missing" in window.form.error.text()
+    assert window.form.prompt.toPlainText() == "a sneaker made of ocean plastic"
+    assert window.isVisible()
+
+
+def test_cancel_stops_the_running_job_and_saves_nothing(qtbot, window, isolated_home):
+    fill_form(window, steps=150, size=256)
+    with qtbot.waitSignal(window.bridge.progress, timeout=60000):
+        window.generate()
+    assert window.form.cancel_button.isEnabled()
+    with qtbot.waitSignal(
+        window.bridge.job_changed,
+        timeout=60000,
+        check_params_cb=lambda job_id, state, message: state == JobState.CANCELLED.value,
+    ):
+        qtbot.mouseClick(window.form.cancel_button, Qt.MouseButton.LeftButton)
+    assert library_pngs(isolated_home) == []
+    assert window.gallery_model.rowCount() == 0
+    qtbot.waitUntil(lambda: not window.form.cancel_button.isEnabled())
+
+
+def test_jobs_queue_and_a_queued_one_can_be_cancelled(qtbot, window, isolated_home):
+    fill_form(window, steps=3)
+    window.generate()
+    window.form.prompt.setPlainText("a green square")
+    window.generate()
+    window.form.prompt.setPlainText("a blue circle")
+    window.generate()
+    first, second, third = window.bridge.jobs()
+    assert window.progress.queue.count() == 3
+    window.bridge.cancel(second.id)
+    assert second.state is JobState.CANCELLED
+    qtbot.waitUntil(lambda: third.state is JobState.DONE, timeout=60000)
+    assert first.state is JobState.DONE
+    assert sorted(r.prompt for r in window.library.db.query()) == ["a blue circle", "a red circle on a blue background"]
+    assert window.gallery_model.rowCount() == 2
+
+
+def test_closing_during_a_generation_stops_the_worker_and_leaves_nothing(qtbot, window, isolated_home):
+    fill_form(window, steps=150, size=256)
+    with qtbot.waitSignal(window.bridge.progress, timeout=60000):
+        window.generate()
+    window.close()
+    assert not window.bridge.isRunning()
+    assert library_pngs(isolated_home) == []
+    assert not list((isolated_home / ".partial").glob("*"))
+
+
+def test_the_history_is_in_the_gallery_after_a_restart(qtbot, make_window, settings, isolated_home):
+    first = make_window(settings)
+    fill_form(first, prompt="a product launch poster", steps=2)
+    with qtbot.waitSignal(first.bridge.finished_job, timeout=60000):
+        first.generate()
+    first.close()
+    second = make_window(settings)
+    assert second.gallery_model.rowCount() == 1
+    assert second.gallery_model.row_at(second.gallery_model.index(0)).prompt == "a product launch poster"
+    # The form comes back as the user left it.
+    assert second.form.prompt.toPlainText() == "a product launch poster"
+    assert second.form.steps.value() == 2
+
+
+def test_openai_generation_through_the_window(qtbot, window, openai_server):
+    form = window.form
+    form.backend.setCurrentIndex(form.backend.findData("openai"))
+    form.model.setCurrentText("dall-e-2")
+    assert [form.size_preset.itemText(i) for i in range(form.size_preset.count())] == [
+        "256x256",
+        "512x512",
+        "1024x1024",
+    ]
+    form.size_preset.setCurrentIndex(0)
+    form.prompt.setPlainText("A woman is wearing a smart watch for health monitoring.")
+    with qtbot.waitSignal(window.bridge.finished_job, timeout=60000) as finished:
+        window.generate()
+    (row_id,) = finished.args[1]
+    row = window.library.db.get(row_id)
+    assert (row.backend, row.model, row.width, row.height, row.seed) == ("openai", "dall-e-2", 256, 256, None)
+
+
+def test_a_rejected_key_is_shown_as_a_sentence(qtbot, window, openai_server):
+    openai_server.mode = "401"
+    form = window.form
+    form.backend.setCurrentIndex(form.backend.findData("openai"))
+    form.prompt.setPlainText("a poster")
+    with qtbot.waitSignal(
+        window.bridge.job_changed,
+        timeout=60000,
+        check_params_cb=lambda job_id, state, message: state == JobState.FAILED.value,
+    ):
+        window.generate()
+    assert window.form.error.text() == (
+        "The OpenAI API key was rejected (401): check the key in Settings or OPENAI_API_KEY."
+    )
