@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
 from desktop.library.history import HistoryRow
 
@@ -32,16 +32,25 @@ class DetailsPane(QWidget):
         scroll.setWidget(self.parameters)
         self._scroll = scroll
 
-        buttons = QHBoxLayout()
-        for action in (actions.reuse, actions.open, actions.copy, actions.delete):
-            button = QPushButton(action.text())
+        # Two rows: five buttons side by side would force the pane (and the splitter) wide.
+        buttons = QGridLayout()
+        entries = [
+            (actions.reuse, "Use settings again"),
+            (actions.open, "Open"),
+            (actions.copy, "Copy"),
+            (actions.delete, "Delete"),
+        ]
+        for position, (action, label) in enumerate(entries):
+            button = QPushButton(label)
+            button.setToolTip(action.text())
             button.clicked.connect(action.trigger)
             action.changed.connect(lambda b=button, a=action: b.setEnabled(a.isEnabled()))
             button.setEnabled(action.isEnabled())
-            buttons.addWidget(button)
+            row, column = (0, 0) if position == 0 else (1, position - 1)
+            buttons.addWidget(button, row, column, 1, 2 if position == 0 else 1)
         export = QPushButton("Export to…")
         export.setMenu(actions.export_menu)
-        buttons.addWidget(export)
+        buttons.addWidget(export, 0, 2)
         self._buttons = QWidget()
         self._buttons.setLayout(buttons)
         buttons.setContentsMargins(0, 0, 0, 0)

@@ -148,7 +148,10 @@ class GalleryModel(QAbstractListModel):
         return mime
 
     def _thumbnail_ready(self, path: str, image: QImage) -> None:
-        self._pixmaps[path] = QPixmap.fromImage(image)
+        # Scaled once here: a delegate draws a QPixmap at its own size, whatever the icon size.
+        self._pixmaps[path] = QPixmap.fromImage(image).scaled(
+            ICON_SIZE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+        )
         position = self._row_of_path.get(path)
         if position is not None:
             index = self.index(position)

@@ -35,7 +35,8 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: Settings, library: Library, bridge: GenerationBridge, parent=None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Diffusion Studio")
-        self.resize(1360, 860)
+        screen = self.screen().availableGeometry()
+        self.resize(min(1360, screen.width()), min(860, screen.height()))
         self.settings = settings
         self.library = library
         self.bridge = bridge
