@@ -16,7 +16,7 @@ from pathlib import Path
 
 from desktop.engine.devices import DEVICE_CHOICES, RuntimeOptions
 from desktop.engine.errors import EngineError, GenerationCancelled, ValidationError
-from desktop.engine.request import Backend, GenerationRequest, validate
+from desktop.engine.request import Backend, GenerationRequest, Task, validate
 from desktop.engine.schedulers import SCHEDULERS
 
 EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED = 1, 2, 130
@@ -32,7 +32,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="diffusion-studio generate", description="Generate images from a text prompt, headless.")
+    p = _Parser(prog="diffusion-studio generate", description="Generate images or videos from a text prompt.")
+    p.add_argument("--task", choices=[t.value for t in Task], default=Task.TEXT_TO_IMAGE.value)
     p.add_argument("--prompt", required=True, help="what to draw")
     p.add_argument("--negative-prompt", default="", help="what to keep out of the image")
     p.add_argument("--backend", choices=[b.value for b in Backend], default=Backend.DIFFUSERS.value)
@@ -46,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", choices=sorted(SCHEDULERS), help="default: the model's own")
     p.add_argument("--quality", help="OpenAI: standard|hd (dall-e-3), low|medium|high|auto (gpt-image-1)")
     p.add_argument("--style", help="OpenAI dall-e-3: vivid|natural")
+    p.add_argument("--frames", type=int, default=16, help="text-to-video: frames (2-128)")
+    p.add_argument("--fps", type=int, default=8, help="text-to-video: frames per second (1-60)")
     p.add_argument("--device", choices=DEVICE_CHOICES, help="default: the app's setting, else auto")
     p.add_argument("--cpu-offload", action="store_true", help="fit large models into little GPU memory")
     p.add_argument("--attention-slicing", action="store_true")
@@ -60,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _request(args: argparse.Namespace) -> GenerationRequest:
     return GenerationRequest(
+        task=Task(args.task),
         prompt=args.prompt,
         negative_prompt=args.negative_prompt,
         backend=Backend(args.backend),
@@ -73,6 +77,8 @@ def _request(args: argparse.Namespace) -> GenerationRequest:
         scheduler=args.scheduler,
         quality=args.quality,
         style=args.style,
+        frames=args.frames,
+        fps=args.fps,
     )
 
 

@@ -18,13 +18,19 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
 
 from openai_server import API_KEY, ImagesServer  # noqa: E402
-from tiny_models import build_text_to_image  # noqa: E402
+from tiny_models import build_text_to_image, build_text_to_video  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """Folder of a tiny random-weight StableDiffusionPipeline, saved as safetensors."""
     return build_text_to_image(tmp_path_factory.mktemp("models") / "tiny-sd")
+
+
+@pytest.fixture(scope="session")
+def tiny_video_model(tmp_path_factory) -> Path:
+    """Folder of a tiny random-weight TextToVideoSDPipeline (ModelScope's layout)."""
+    return build_text_to_video(tmp_path_factory.mktemp("models") / "tiny-t2v")
 
 
 @pytest.fixture(autouse=True)

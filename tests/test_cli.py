@@ -108,6 +108,36 @@ def test_a_copy_never_overwrites_a_file_in_the_output_folder(capsys, tiny_model,
     assert (out_dir / Path(first).name).read_bytes() == b"someone else's file"
 
 
+def test_text_to_video_writes_an_mp4_with_the_frames_and_fps_asked_for(capsys, tiny_video_model):
+    from desktop.library.video import video_info
+
+    code, out, errors = run_cli(
+        capsys,
+        "--task",
+        "text-to-video",
+        "--prompt",
+        "a smart watch",
+        "--model",
+        str(tiny_video_model),
+        "--width",
+        "64",
+        "--height",
+        "64",
+        "--steps",
+        "2",
+        "--frames",
+        "8",
+        "--fps",
+        "4",
+        "--json",
+    )
+    assert (code, errors) == (0, [])
+    data = json.loads(out[0])
+    assert data["media"] == "video" and data["path"].endswith(".mp4") and (data["frames"], data["fps"]) == (8, 4)
+    info = video_info(Path(data["path"]))
+    assert (info["frames"], info["fps"]) == (8, 4.0)
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [
@@ -135,6 +165,8 @@ def test_a_copy_never_overwrites_a_file_in_the_output_folder(capsys, tiny_model,
         (["--prompt", "x", "--steps", "many"], "invalid int value: 'many'"),
         (["--prompt", "x", "--backend", "midjourney"], "invalid choice: 'midjourney'"),
         (["--model", "m"], "the following arguments are required: --prompt"),
+        (["--prompt", "x", "--model", "m", "--task", "text-to-video", "--frames", "1"], "frames must be between"),
+        (["--prompt", "x", "--task", "text-to-3d"], "invalid choice: 'text-to-3d'"),
     ],
 )
 def test_invalid_input_exits_2_with_one_error_line_and_writes_nothing(capsys, isolated_home, args, says):
@@ -254,4 +286,4 @@ def test_ctrl_c_mid_generation_exits_130_and_leaves_nothing(tiny_model, tmp_path
     out, err = child.communicate(timeout=120)
     assert child.returncode == 130 and out == ""
     assert "error: cancelled; nothing was saved." in err and "Traceback" not in err
-    assert [p for p in every_file(home) if p.suffix == ".png" or p.name.endswith(".partial")] == []
+    assert [p for p in every_file(home) if p.suffix == ".png" or ".partial" in p.name] == []

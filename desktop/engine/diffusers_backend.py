@@ -1,7 +1,10 @@
-"""Text-to-image with Hugging Face diffusers, from a local folder or the HF cache, fully offline."""
+"""Text-to-image and text-to-video with Hugging Face diffusers, from a local folder or the HF cache,
+fully offline."""
 
 from __future__ import annotations
 
+import inspect
+import json
 import threading
 import time
 from pathlib import Path
@@ -15,6 +18,23 @@ from desktop.engine.preview import latents_to_preview
 from desktop.engine.request import SEED_MAX, GenerationRequest
 from desktop.engine.result import GeneratedImage, GenerationResult, Progress, ProgressCallback
 from desktop.engine.schedulers import make_scheduler
+from desktop.engine.video_frames import frames_to_pil
+
+# damo-vilab/text-to-video-ms-1.7b and its fine-tunes: the model card's recipe applies.
+MODELSCOPE_PIPELINE = "TextToVideoSDPipeline"
+# Below this much GPU memory the ModelScope recipe offloads sub-models to the CPU.
+MODELSCOPE_OFFLOAD_BELOW_GIB = 16
+
+
+class _Interrupted(Exception):
+    """Raised from a legacy step callback: the only way to stop pipelines without _interrupt."""
+
+
+def pipeline_class_name(folder: Path) -> str:
+    try:
+        return str(json.loads((folder / "model_index.json").read_text()).get("_class_name", ""))
+    except (OSError, ValueError, AttributeError):
+        return ""
 
 
 class DiffusersBackend:
@@ -39,12 +59,13 @@ class DiffusersBackend:
         on_progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
     ) -> GenerationResult:
-        torch = lazy_imports.torch()
         cancel = cancel or threading.Event()
         folder = resolve_model(request.model, self.hf_cache_dir)
+        self._check_task(folder, request)
         device, dtype = pick_device(self.options.device)
-        key = (folder, device, str(dtype), self.options)
-        pipe, load_s = self._cache.get(key, lambda: self._load(folder, device, dtype))
+        video = request.task.makes_video
+        key = (folder, device, str(dtype), self.options, video)
+        pipe, load_s = self._cache.get(key, lambda: self._load(folder, device, dtype, video))
         if load_s:
             self._original_scheduler = pipe.scheduler
         pipe.scheduler = (
@@ -52,70 +73,85 @@ class DiffusersBackend:
             if request.scheduler
             else self._original_scheduler
         )
-
         started = time.perf_counter()
-
-        def on_step_end(pipeline, step: int, timestep, tensors: dict) -> dict:
-            if cancel.is_set():
-                # diffusers skips the remaining steps once _interrupt is set.
-                pipeline._interrupt = True
-            elif on_progress is not None:
-                on_progress(
-                    Progress(
-                        step=step + 1,
-                        total=request.steps,
-                        elapsed_s=time.perf_counter() - started,
-                        preview=latents_to_preview(tensors["latents"]),
-                    )
-                )
-            return tensors
-
+        steps = _StepReporter(request, cancel, on_progress, started)
         seeds = [(request.seed + i) % (SEED_MAX + 1) for i in range(request.count)]
-        # CPU generators: the same seed gives the same noise whatever the device.
-        generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
         try:
-            output = pipe(
-                prompt=request.prompt,
-                negative_prompt=request.negative_prompt or None,
-                width=request.width,
-                height=request.height,
-                num_inference_steps=request.steps,
-                guidance_scale=request.guidance,
-                num_images_per_prompt=request.count,
-                generator=generators,
-                callback_on_step_end=on_step_end,
-                callback_on_step_end_tensor_inputs=["latents"],
-            )
-        except torch.cuda.OutOfMemoryError:
-            raise self._out_of_memory(request) from None
-        except RuntimeError as exc:
-            if "out of memory" in str(exc).lower():
+            if video:
+                items = [self._video(pipe, request, seed, i, steps) for i, seed in enumerate(seeds)]
+            else:
+                items = self._images(pipe, request, seeds, steps)
+        except _Interrupted:
+            raise GenerationCancelled() from None
+        except Exception as exc:
+            if _is_out_of_memory(exc):
                 raise self._out_of_memory(request) from None
             raise
         if cancel.is_set():
             raise GenerationCancelled()
-        images = [
-            GeneratedImage(image=img, seed=seed, index=i)
-            for i, (img, seed) in enumerate(zip(output.images, seeds, strict=True))
-        ]
         return GenerationResult(
             request=request,
-            images=images,
+            images=items,
             device=device,
             timings={"load_s": round(load_s, 4), "generate_s": round(time.perf_counter() - started, 4)},
         )
+
+    def _images(self, pipe, request: GenerationRequest, seeds: list[int], steps: _StepReporter):
+        torch = lazy_imports.torch()
+        output = pipe(
+            prompt=request.prompt,
+            negative_prompt=request.negative_prompt or None,
+            width=request.width,
+            height=request.height,
+            num_inference_steps=request.steps,
+            guidance_scale=request.guidance,
+            num_images_per_prompt=request.count,
+            # CPU generators: the same seed gives the same noise whatever the device.
+            generator=[torch.Generator("cpu").manual_seed(seed) for seed in seeds],
+            **steps.callback_kwargs(pipe),
+        )
+        return [
+            GeneratedImage(image=img, seed=seed, index=i)
+            for i, (img, seed) in enumerate(zip(output.images, seeds, strict=True))
+        ]
+
+    def _video(self, pipe, request: GenerationRequest, seed: int, index: int, steps: _StepReporter):
+        torch = lazy_imports.torch()
+        steps.video_index = index
+        output = pipe(
+            prompt=request.prompt,
+            negative_prompt=request.negative_prompt or None,
+            width=request.width,
+            height=request.height,
+            num_frames=request.frames,
+            num_inference_steps=request.steps,
+            guidance_scale=request.guidance,
+            generator=torch.Generator("cpu").manual_seed(seed),
+            **steps.callback_kwargs(pipe),
+        )
+        frames = frames_to_pil(output.frames)[0]
+        return GeneratedImage(image=frames[0], seed=seed, index=index, frames=frames, fps=request.fps)
+
+    def _check_task(self, folder: Path, request: GenerationRequest) -> None:
+        class_name = pipeline_class_name(folder)
+        is_video_model = "Video" in class_name and "VideoToVideo" not in class_name
+        if request.task.makes_video and class_name and not is_video_model:
+            raise EngineError(f"model {folder} makes images ({class_name}), not videos: choose a text-to-video model.")
+        if not request.task.makes_video and is_video_model:
+            raise EngineError(f"model {folder} makes videos ({class_name}): choose the text-to-video task.")
 
     def _out_of_memory(self, request: GenerationRequest) -> EngineError:
         torch = lazy_imports.torch()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
         hint = "" if self.options.cpu_offload else " or turn on CPU offload"
+        what = f"{request.frames} frames" if request.task.makes_video else f"{request.count} image(s)"
         return EngineError(
-            f"out of GPU memory at {request.width}x{request.height} with {request.count} image(s): "
-            f"try a smaller size, fewer images{hint}."
+            f"out of GPU memory at {request.width}x{request.height} with {what}: "
+            f"try a smaller size, fewer {'frames' if request.task.makes_video else 'images'}{hint}."
         )
 
-    def _load(self, folder: Path, device: str, dtype):
+    def _load(self, folder: Path, device: str, dtype, video: bool):
         diffusers = lazy_imports.diffusers()
         torch = lazy_imports.torch()
         options = self.options
@@ -125,8 +161,10 @@ class DiffusersBackend:
                 "loaded: convert it to safetensors, or allow pickle weights in the settings if you trust it."
             )
         variant = "fp16" if dtype == torch.float16 and has_variant(folder, "fp16") else None
+        # AutoPipelineForText2Image knows the image families; video pipelines load by their own class.
+        loader = diffusers.DiffusionPipeline if video else diffusers.AutoPipelineForText2Image
         try:
-            pipe = diffusers.AutoPipelineForText2Image.from_pretrained(
+            pipe = loader.from_pretrained(
                 folder,
                 dtype=dtype,
                 variant=variant,
@@ -137,7 +175,16 @@ class DiffusersBackend:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise EngineError(f"model folder {folder} could not be loaded: {reason}") from exc
         pipe.set_progress_bar_config(disable=True)
-        if options.cpu_offload and device == "cuda":
+        offload = options.cpu_offload
+        if type(pipe).__name__ == MODELSCOPE_PIPELINE:
+            # The model card's recipe: DPM-Solver++ multistep; offload and VAE slicing where memory is short.
+            pipe.scheduler = diffusers.DPMSolverMultistepScheduler.from_config(pipe.scheduler.config)
+            if device == "cuda":
+                total_gib = torch.cuda.get_device_properties(0).total_memory / 2**30
+                if total_gib < MODELSCOPE_OFFLOAD_BELOW_GIB:
+                    offload = True
+                    pipe.vae.enable_slicing()
+        if offload and device == "cuda":
             pipe.enable_model_cpu_offload()
         else:
             pipe.to(device)
@@ -146,3 +193,55 @@ class DiffusersBackend:
         if options.vae_tiling:
             pipe.vae.enable_tiling()
         return pipe
+
+
+class _StepReporter:
+    """Turns a pipeline's step callbacks (new or legacy style) into Progress reports and cancels."""
+
+    def __init__(self, request: GenerationRequest, cancel: threading.Event, on_progress, started: float) -> None:
+        self.request, self.cancel, self.on_progress, self.started = request, cancel, on_progress, started
+        self.video_index = 0
+
+    def callback_kwargs(self, pipe) -> dict:
+        parameters = inspect.signature(pipe.__call__).parameters
+        if "callback_on_step_end" in parameters:
+            return {"callback_on_step_end": self._on_step_end, "callback_on_step_end_tensor_inputs": ["latents"]}
+        # Deprecated pipelines (TextToVideoSDPipeline) have only callback(step, timestep, latents)
+        # and ignore _interrupt.
+        return {"callback": self._legacy_callback, "callback_steps": 1}
+
+    def _on_step_end(self, pipeline, step: int, timestep, tensors: dict) -> dict:
+        if self.cancel.is_set():
+            # diffusers skips the remaining steps once _interrupt is set.
+            pipeline._interrupt = True
+        else:
+            self._report(step, tensors["latents"])
+        return tensors
+
+    def _legacy_callback(self, step: int, timestep, latents) -> None:
+        if self.cancel.is_set():
+            raise _Interrupted()
+        self._report(step, latents)
+
+    def _report(self, step: int, latents) -> None:
+        if self.on_progress is None:
+            return
+        per_item = self.request.steps
+        # Videos run one after another: progress counts over all of them.
+        done = self.video_index * per_item + step + 1 if self.request.task.makes_video else step + 1
+        total = per_item * (self.request.count if self.request.task.makes_video else 1)
+        self.on_progress(
+            Progress(
+                step=done,
+                total=total,
+                elapsed_s=time.perf_counter() - self.started,
+                preview=latents_to_preview(latents),
+            )
+        )
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    torch = lazy_imports.torch()
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    )

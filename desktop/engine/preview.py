@@ -21,10 +21,16 @@ SD_LATENT_RGB_BIAS = (0.1, 0.1, 0.1)
 
 
 def latents_to_preview(latents: torch.Tensor) -> Image.Image:
-    """RGB picture (latent resolution: width/8 x height/8) of the first latent in a batch."""
+    """RGB picture (latent resolution: width/8 x height/8) of the first latent in a batch.
+
+    Video latents (batch, channels, frames, h, w) show their middle frame.
+    """
     import torch
 
-    latent = latents[0].detach().to("cpu", torch.float32)  # (channels, h, w)
+    latent = latents[0]
+    if latent.ndim == 4:
+        latent = latent[:, latent.shape[1] // 2]
+    latent = latent.detach().to("cpu", torch.float32)  # (channels, h, w)
     if latent.shape[0] == 4:
         factors = torch.tensor(SD_LATENT_RGB)
         rgb = torch.einsum("chw,cr->rhw", latent, factors) + torch.tensor(SD_LATENT_RGB_BIAS)[:, None, None]

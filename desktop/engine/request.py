@@ -18,6 +18,11 @@ from desktop.engine.schedulers import SCHEDULERS
 
 class Task(str, enum.Enum):
     TEXT_TO_IMAGE = "text-to-image"
+    TEXT_TO_VIDEO = "text-to-video"
+
+    @property
+    def makes_video(self) -> bool:
+        return self is Task.TEXT_TO_VIDEO
 
 
 class Backend(str, enum.Enum):
@@ -30,6 +35,8 @@ SIZE_MIN, SIZE_MAX, SIZE_MULTIPLE = 64, 2048, 8
 STEPS_MIN, STEPS_MAX = 1, 150
 GUIDANCE_MIN, GUIDANCE_MAX = 0.0, 30.0
 COUNT_MIN, COUNT_MAX = 1, 8
+FRAMES_MIN, FRAMES_MAX = 2, 128
+FPS_MIN, FPS_MAX = 1, 60
 DEFAULT_DIFFUSERS_SIZE = 512
 
 
@@ -53,6 +60,9 @@ class GenerationRequest:
     # OpenAI only: quality and style where the model takes them.
     quality: str | None = None
     style: str | None = None
+    # Text-to-video only. ModelScope's recipe: 16 frames shown at 8 frames per second.
+    frames: int = 16
+    fps: int = 8
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
@@ -83,6 +93,11 @@ def validate(request: GenerationRequest) -> GenerationRequest:
     if not isinstance(request.prompt, str) or not request.prompt.strip():
         raise ValidationError("prompt", "prompt is empty: describe the image you want.")
     _check_range("count", request.count, COUNT_MIN, COUNT_MAX)
+    if request.task.makes_video:
+        if request.backend is not Backend.DIFFUSERS:
+            raise ValidationError("backend", f"{request.task.value} runs on the diffusers backend only; choose it.")
+        _check_range("frames", request.frames, FRAMES_MIN, FRAMES_MAX)
+        _check_range("fps", request.fps, FPS_MIN, FPS_MAX)
     if request.backend is Backend.OPENAI:
         resolved = _validate_openai(request)
     else:

@@ -32,10 +32,18 @@ ProgressCallback = Callable[[Progress], None]
 
 @dataclass
 class GeneratedImage:
+    """One result: an image, or a video whose `image` is its poster (first) frame."""
+
     image: Image.Image
-    # The seed that reproduces this image alone (count=1); None where the backend takes no seed.
+    # The seed that reproduces this result alone (count=1); None where the backend takes no seed.
     seed: int | None
     index: int
+    frames: list[Image.Image] | None = None  # videos only
+    fps: int | None = None
+
+    @property
+    def is_video(self) -> bool:
+        return self.frames is not None
 
 
 @dataclass

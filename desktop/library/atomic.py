@@ -20,16 +20,30 @@ def atomic_write(
     staging must be on the same file system as path (default: path's own folder). With
     overwrite=False an existing file is never replaced: FileExistsError is raised instead.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(staging) if staging is not None else path.parent
-    staging.mkdir(parents=True, exist_ok=True)
-    temp = staging / f".{path.name}.{uuid.uuid4().hex[:12]}.partial"
-    try:
+
+    def produce(temp: Path) -> None:
         with open(temp, "xb") as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+
+    return atomic_produce(path, produce, staging, overwrite)
+
+
+def atomic_produce(
+    path: Path, produce: Callable[[Path], None], staging: Path | None = None, overwrite: bool = True
+) -> Path:
+    """Like atomic_write, for writers that need a file name (ffmpeg): produce(temp_path) makes it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(staging) if staging is not None else path.parent
+    staging.mkdir(parents=True, exist_ok=True)
+    # The real extension stays last: ffmpeg picks its muxer by it.
+    temp = staging / f".{path.stem}.{uuid.uuid4().hex[:12]}.partial{path.suffix}"
+    try:
+        produce(temp)
+        if not temp.is_file():
+            raise OSError(f"nothing was written for {path.name}")
         if overwrite:
             os.replace(temp, path)
         else:
@@ -59,7 +73,7 @@ def sweep_partials(staging: Path) -> int:
     """Remove temp files left by a process that was killed mid-write; return how many."""
     removed = 0
     if staging.is_dir():
-        for leftover in staging.glob(".*.partial"):
+        for leftover in staging.glob(".*.partial*"):
             leftover.unlink(missing_ok=True)
             removed += 1
     return removed

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from desktop.library.atomic import atomic_write
+from desktop.library.atomic import atomic_produce
 from desktop.library.history import HistoryRow
 from desktop.library.metadata import parameters_text, png_info
 
@@ -86,17 +86,33 @@ def free_path(path: Path) -> Path:
     return candidate
 
 
+def _target(folder: Path, template: str, row: HistoryRow, extension: str) -> Path:
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise ExportError(f"the export folder {folder} does not exist: create it or pick another in Settings.")
+    name = export_name(template, row, extension)
+    target = folder / name
+    if target.resolve().parent != folder.resolve():
+        raise ExportError(f"the file name '{name}' would land outside {folder}; change the template.")
+    return target
+
+
+def _place(target: Path, produce) -> Path:
+    """Write through produce(temp_path) under the first free name: never overwrites, even in a race."""
+    for _ in range(100):
+        candidate = free_path(target)
+        try:
+            return atomic_produce(candidate, produce, overwrite=False)
+        except FileExistsError:  # someone took the name between our check and our write
+            continue
+    raise ExportError(f"could not find a free file name for {target.name} in {target.parent}.")
+
+
 def export_image(source: Path, row: HistoryRow, folder: Path, template: str, fmt: str) -> Path:
     """Write the image into folder under a templated name; return the path written."""
     if fmt not in FORMATS:
         raise ExportError(f"export format '{fmt}' is unknown; choose one of: {', '.join(FORMATS)}.")
-    folder = Path(folder).expanduser()
-    if not folder.is_dir():
-        raise ExportError(f"the export folder {folder} does not exist: create it or pick another in Settings.")
-    name = export_name(template, row, EXTENSIONS[fmt])
-    target = folder / name
-    if target.resolve().parent != folder.resolve():
-        raise ExportError(f"the file name '{name}' would land outside {folder}; change the template.")
+    target = _target(folder, template, row, EXTENSIONS[fmt])
     with Image.open(source) as image:
         image.load()
         record = {"request": row.request, "seed": row.seed, "prompt": row.prompt}
@@ -109,10 +125,21 @@ def export_image(source: Path, row: HistoryRow, folder: Path, template: str, fmt
             # EXIF UserComment (0x9286): where AUTOMATIC1111 keeps parameters in JPEG and WebP.
             exif[0x9286] = parameters_text(record)
             options = {"quality": 95, "exif": exif.tobytes()}
-        for _ in range(100):
-            target = free_path(target)
-            try:
-                return atomic_write(target, lambda f: image.save(f, format=FORMATS[fmt], **options), overwrite=False)
-            except FileExistsError:  # someone took the name between our check and our write
-                continue
-    raise ExportError(f"could not find a free file name for {name} in {folder}.")
+        return _place(target, lambda temp: image.save(temp, format=FORMATS[fmt], **options))
+
+
+def export_video(source: Path, row: HistoryRow, folder: Path, template: str, fmt: str) -> Path:
+    """Copy the MP4, or convert it to GIF or WebM, into folder under a templated name."""
+    from desktop.library.video import VIDEO_FORMATS, VideoError, convert
+
+    if fmt not in VIDEO_FORMATS:
+        raise ExportError(f"video export format '{fmt}' is unknown; choose one of: {', '.join(VIDEO_FORMATS)}.")
+    target = _target(folder, template, row, f".{fmt}")
+
+    def produce(temp: Path) -> None:
+        try:
+            convert(source, temp, fmt)
+        except VideoError as exc:
+            raise ExportError(str(exc)) from None
+
+    return _place(target, produce)

@@ -32,11 +32,16 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX generations_created ON generations (created_at DESC, id DESC);
     """,
+    # 2: videos. `media` says what `path` holds; `poster` is a still for the gallery.
+    """
+    ALTER TABLE generations ADD COLUMN media TEXT NOT NULL DEFAULT 'image';
+    ALTER TABLE generations ADD COLUMN poster TEXT;
+    """,
 )
 
 COLUMNS = (
     "created_at task backend model prompt negative_prompt width height seed batch_id batch_index "
-    "device request_json timings_json path"
+    "device request_json timings_json path media poster"
 ).split()
 
 
@@ -57,6 +62,8 @@ class HistoryRow:
     request: dict
     timings: dict
     path: str  # relative to the library root
+    media: str = "image"  # or "video"
+    poster: str | None = None  # videos: a PNG still, relative to the library root
     id: int | None = None
 
     @classmethod

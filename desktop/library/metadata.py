@@ -31,6 +31,8 @@ def parameters_text(record: dict) -> str:
         if request.get("scheduler"):
             fields.append(("Sampler", A1111_SAMPLER_NAMES.get(request["scheduler"], request["scheduler"])))
         fields += [("CFG scale", request["guidance"]), ("Seed", record["seed"])]
+    if request.get("task") == "text-to-video":
+        fields += [("Frames", request.get("frames")), ("FPS", request.get("fps"))]
     fields += [("Size", f"{request['width']}x{request['height']}"), ("Model", request["model"])]
     fields += [("Backend", request["backend"]), ("Task", request["task"])]
     lines.append(", ".join(f"{key}: {_quote(value)}" for key, value in fields))

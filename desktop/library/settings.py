@@ -46,6 +46,7 @@ class Settings:
     export_destinations: list[ExportDestination] = field(default_factory=list)
     export_template: str = "{date}_{prompt}_{seed}"
     export_format: str = "png"
+    video_export_format: str = "mp4"
     recent_prompts: list[str] = field(default_factory=list)
     # The form as the user left it (backend, model, size, steps, ...), restored at start.
     last_form: dict = field(default_factory=dict)

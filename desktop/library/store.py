@@ -45,6 +45,9 @@ class SavedItem:
             "steps": request.get("steps") if self.row.backend == "diffusers" else None,
             "guidance": request.get("guidance") if self.row.backend == "diffusers" else None,
             "device": self.row.device,
+            "media": self.row.media,
+            "frames": request.get("frames") if self.row.media == "video" else None,
+            "fps": request.get("fps") if self.row.media == "video" else None,
             "created_at": self.row.created_at,
             "timings": self.row.timings,
         }
@@ -75,8 +78,9 @@ class Library:
         rows: list[HistoryRow] = []
         written: list[Path] = []
         try:
-            for image in result.images:
-                relative = folder / f"{now.strftime('%H%M%S')}-{batch_id}-{image.index}.png"
+            for item in result.images:
+                stem = folder / f"{now.strftime('%H%M%S')}-{batch_id}-{item.index}"
+                still = stem.with_name(stem.name + (".poster.png" if item.is_video else ".png"))
                 row = HistoryRow(
                     created_at=now.isoformat(timespec="milliseconds"),
                     task=request.task.value,
@@ -84,28 +88,29 @@ class Library:
                     model=request.model,
                     prompt=request.prompt,
                     negative_prompt=request.negative_prompt,
-                    width=image.image.width,
-                    height=image.image.height,
-                    seed=image.seed,
+                    width=item.image.width,
+                    height=item.image.height,
+                    seed=item.seed,
                     batch_id=batch_id,
-                    batch_index=image.index,
+                    batch_index=item.index,
                     device=result.device,
                     request=request.to_dict(),
                     timings=result.timings,
-                    path=relative.as_posix(),
+                    path=(stem.with_suffix(".mp4") if item.is_video else still).as_posix(),
+                    media="video" if item.is_video else "image",
+                    poster=still.as_posix() if item.is_video else None,
                 )
                 record = {
-                    **{k: v for k, v in vars(row).items() if k not in ("id", "path")},
+                    **{k: v for k, v in vars(row).items() if k not in ("id", "path", "poster")},
                     "app": "Diffusion Studio",
                 }
-                target = self.root / relative
-                atomic_write(
-                    target,
-                    lambda f, img=image.image, rec=record: img.save(f, format="PNG", pnginfo=png_info(rec)),
-                    staging=self.staging_dir,
-                    overwrite=False,
-                )
-                written.append(target)
+                written.append(self._write_png(still, item.image, record))
+                if item.is_video:
+                    from desktop.library.video import write_mp4
+
+                    written.append(
+                        write_mp4(self.root / row.path, item.frames, item.fps, record, staging=self.staging_dir)
+                    )
                 rows.append(row)
             self.db.insert(rows)
         except BaseException:
@@ -114,26 +119,44 @@ class Library:
             raise
         return [SavedItem(row, self.absolute(row)) for row in rows]
 
+    def _write_png(self, relative: Path, image, record: dict) -> Path:
+        return atomic_write(
+            self.root / relative,
+            lambda f: image.save(f, format="PNG", pnginfo=png_info(record)),
+            staging=self.staging_dir,
+            overwrite=False,
+        )
+
+    def still(self, row: HistoryRow) -> Path:
+        """The picture that stands for a row in the gallery: the image, or a video's poster."""
+        return self.root / (row.poster or row.path)
+
+    def files(self, row: HistoryRow) -> list[Path]:
+        return [self.root / p for p in (row.path, row.poster) if p]
+
     def delete(self, row: HistoryRow) -> None:
         """Remove the row first: a failure then leaves an orphan file, never a row without its file."""
         self.db.delete(row.id)
-        self.absolute(row).unlink(missing_ok=True)
+        for path in self.files(row):
+            path.unlink(missing_ok=True)
 
     def trash(self, row: HistoryRow) -> HistoryRow:
-        """Delete, keeping the file in the trash so restore() can undo it until empty_trash()."""
+        """Delete, keeping the files in the trash so restore() can undo it until empty_trash()."""
         self.db.delete(row.id)
         self.trash_dir.mkdir(parents=True, exist_ok=True)
-        source = self.absolute(row)
-        if source.exists():
-            source.replace(self.trash_dir / source.name)
+        for source in self.files(row):
+            if source.exists():
+                source.replace(self.trash_dir / source.name)
         return row
 
     def restore(self, row: HistoryRow) -> HistoryRow:
-        """Undo trash(): the file goes back first, then its row (under a new id)."""
-        trashed = self.trash_dir / Path(row.path).name
-        if not trashed.exists():
-            raise FileNotFoundError(f"{Path(row.path).name} is no longer in the trash")
-        trashed.replace(self.absolute(row))
+        """Undo trash(): the files go back first, then their row (under a new id)."""
+        files = self.files(row)
+        missing = [p.name for p in files if not (self.trash_dir / p.name).exists()]
+        if missing:
+            raise FileNotFoundError(f"{missing[0]} is no longer in the trash")
+        for path in files:
+            (self.trash_dir / path.name).replace(path)
         self.db.insert([row])
         return row
 

@@ -16,6 +16,7 @@ class DetailsPane(QWidget):
     def __init__(self, actions, parent=None) -> None:
         super().__init__(parent)
         self._row: HistoryRow | None = None
+        self.player = None  # the VideoPlayer, made when the first video is shown
         self._pixmap = QPixmap()
         self.image = QLabel("Select an image in the gallery to see how it was made.")
         self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -61,21 +62,39 @@ class DetailsPane(QWidget):
         layout.addWidget(self._buttons)
         self.show_row(None, None)
 
-    def show_row(self, row: HistoryRow | None, path: Path | None) -> None:
+    def show_row(self, row: HistoryRow | None, path: Path | None, still: Path | None = None) -> None:
+        """Show a row: its image, or for a video the player (poster where playback is unavailable)."""
         self._row = row
         self._buttons.setVisible(row is not None)
         self._scroll.setVisible(row is not None)
+        video = row is not None and row.media == "video"
+        if self.player is not None and not video:
+            self.player.stop()
+            self.player.hide()
+        self.image.setVisible(not video)
         if row is None or path is None:
             self._pixmap = QPixmap()
             self.image.setPixmap(QPixmap())
             self.image.setText("Select an image in the gallery to see how it was made.")
             self.parameters.setText("")
             return
+        self.parameters.setText(_parameters_html(row, path))
+        if video:
+            self._video_player().show()
+            self.player.load(path, still or path, row.request.get("fps", 8))
+            return
         self._pixmap = QPixmap(str(path))
         if self._pixmap.isNull():
             self.image.setText(f"{path.name} cannot be shown (missing or unreadable).")
         self._rescale()
-        self.parameters.setText(_parameters_html(row, path))
+
+    def _video_player(self):
+        if self.player is None:
+            from desktop.ui.video_player import VideoPlayer  # QtMultimedia loads on the first video only
+
+            self.player = VideoPlayer(self)
+            self.layout().insertWidget(1, self.player, 3)
+        return self.player
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -100,6 +119,8 @@ def _parameters_html(row: HistoryRow, path: Path) -> str:
         ("Model", row.model),
         ("Size", f"{row.width} × {row.height}"),
     ]
+    if row.media == "video":
+        fields += [("Frames", request.get("frames")), ("FPS", request.get("fps"))]
     if row.backend == "diffusers":
         fields += [
             ("Seed", row.seed),

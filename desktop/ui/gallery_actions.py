@@ -13,7 +13,7 @@ from PySide6.QtCore import QMimeData, QObject, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
-from desktop.library.export import ExportError, export_image
+from desktop.library.export import ExportError, export_image, export_video
 from desktop.library.history import HistoryRow
 from desktop.library.settings import Settings
 from desktop.ui.gallery_model import GalleryModel
@@ -82,7 +82,7 @@ class GalleryActions(QObject):
             return
         path = self._library.absolute(row)
         mime = QMimeData()
-        mime.setImageData(QImage(str(path)))
+        mime.setImageData(QImage(str(self._library.still(row))))
         mime.setUrls([QUrl.fromLocalFile(str(path))])
         QGuiApplication.clipboard().setMimeData(mime)
         self.message.emit("Image copied to the clipboard.", False)
@@ -139,12 +139,14 @@ class GalleryActions(QObject):
         settings = self._settings()
         written = []
         for row in self._selection():
+            source = self._library.absolute(row)
             try:
-                written.append(
-                    export_image(
-                        self._library.absolute(row), row, folder, settings.export_template, settings.export_format
+                if row.media == "video":
+                    written.append(
+                        export_video(source, row, folder, settings.export_template, settings.video_export_format)
                     )
-                )
+                else:
+                    written.append(export_image(source, row, folder, settings.export_template, settings.export_format))
             except ExportError as exc:
                 self.message.emit(str(exc)[:1].upper() + str(exc)[1:], True)
                 return written

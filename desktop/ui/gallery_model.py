@@ -87,7 +87,7 @@ class GalleryModel(QAbstractListModel):
         self._reindex()
 
     def _reindex(self) -> None:
-        self._row_of_path = {str(self.library.absolute(r)): i for i, r in enumerate(self._rows)}
+        self._row_of_path = {str(self.library.still(r)): i for i, r in enumerate(self._rows)}
 
     def row_at(self, index: QModelIndex) -> HistoryRow | None:
         return self._rows[index.row()] if index.isValid() and index.row() < len(self._rows) else None
@@ -108,9 +108,10 @@ class GalleryModel(QAbstractListModel):
         if row is None:
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return row.prompt if len(row.prompt) <= 40 else row.prompt[:38] + "…"
+            text = row.prompt if len(row.prompt) <= 40 else row.prompt[:38] + "…"
+            return f"▶ {text}" if row.media == "video" else text
         if role == Qt.ItemDataRole.DecorationRole:
-            path = str(self.library.absolute(row))
+            path = str(self.library.still(row))
             pixmap = self._pixmaps.get(path)
             if pixmap is None:
                 self._thumbnails.request(Path(path))
@@ -118,7 +119,8 @@ class GalleryModel(QAbstractListModel):
             return pixmap
         if role == Qt.ItemDataRole.ToolTipRole:
             seed = "" if row.seed is None else f" · seed {row.seed}"
-            return f"{row.prompt}\n{row.width}×{row.height} · {Path(row.model).name or row.model}{seed}"
+            kind = f"video, {row.request.get('frames')} frames" if row.media == "video" else "image"
+            return f"{row.prompt}\n{kind} · {row.width}×{row.height} · {Path(row.model).name or row.model}{seed}"
         if role == ROW_ROLE:
             return row
         if role == PATH_ROLE:
@@ -133,16 +135,16 @@ class GalleryModel(QAbstractListModel):
         return ["text/uri-list", "application/x-qt-image"]
 
     def mimeData(self, indexes) -> QMimeData:
-        """File URLs for file managers, plus the first image itself for apps that take pixels."""
-        paths = []
+        """File URLs (images, MP4s) for file managers, plus the first picture for apps that take pixels."""
+        rows = []
         for index in indexes:
             row = self.row_at(index)
-            if row is not None and str(self.library.absolute(row)) not in paths:
-                paths.append(str(self.library.absolute(row)))
+            if row is not None and row not in rows:
+                rows.append(row)
         mime = QMimeData()
-        mime.setUrls([QUrl.fromLocalFile(p) for p in paths])
-        if paths:
-            image = QImage(paths[0])
+        mime.setUrls([QUrl.fromLocalFile(str(self.library.absolute(r))) for r in rows])
+        if rows:
+            image = QImage(str(self.library.still(rows[0])))
             if not image.isNull():
                 mime.setImageData(image)
         return mime

@@ -189,7 +189,7 @@ class MainWindow(QMainWindow):
         self.gallery.refresh_filters()
         if rows:
             self.form.set_last_seed(rows[0].seed)
-            self.progress.show_result(QImage(str(self.library.absolute(rows[0]))))
+            self.progress.show_result(QImage(str(self.library.still(rows[0]))))
             self.gallery.select_id(rows[0].id)
             self.statusBar().showMessage(
                 f"Job #{job_id}: {len(rows)} image{'s' if len(rows) != 1 else ''} saved "
@@ -207,7 +207,10 @@ class MainWindow(QMainWindow):
     # --- gallery and details ---------------------------------------------------------------
 
     def _show_details(self, row: HistoryRow | None) -> None:
-        self.details.show_row(row, self.library.absolute(row) if row is not None else None)
+        if row is None:
+            self.details.show_row(None, None)
+        else:
+            self.details.show_row(row, self.library.absolute(row), self.library.still(row))
 
     def _use_again(self, row: HistoryRow) -> None:
         request = GenerationRequest.from_dict(row.request)
@@ -290,6 +293,8 @@ class MainWindow(QMainWindow):
         self._save_settings()
         self.statusBar().showMessage("Stopping…")
         self.bridge.shutdown()
+        if self.details.player is not None:
+            self.details.player.stop()
         self.thumbnails.wait()
         self.library.empty_trash()
         self.library.close()

@@ -26,6 +26,10 @@ from PySide6.QtWidgets import (
 from desktop.engine.openai_models import DEFAULT_OPENAI_MODEL, OPENAI_MODELS
 from desktop.engine.request import (
     COUNT_MAX,
+    FPS_MAX,
+    FPS_MIN,
+    FRAMES_MAX,
+    FRAMES_MIN,
     GUIDANCE_MAX,
     SIZE_MAX,
     SIZE_MIN,
@@ -33,11 +37,13 @@ from desktop.engine.request import (
     STEPS_MAX,
     Backend,
     GenerationRequest,
+    Task,
 )
 from desktop.engine.schedulers import SCHEDULERS
 from desktop.ui.resources import prompt_templates
 
 DIFFUSERS_PRESETS = (
+    ("Square 256", 256, 256),
     ("Square 512", 512, 512),
     ("Square 768", 768, 768),
     ("Square 1024", 1024, 1024),
@@ -72,6 +78,11 @@ class PromptForm(QWidget):
         self.templates_button.setMenu(self.templates_menu)
         self.templates_menu.aboutToShow.connect(self._fill_templates_menu)
 
+        self.task = QComboBox()
+        self.task.addItem("Image", Task.TEXT_TO_IMAGE.value)
+        self.task.addItem("Video", Task.TEXT_TO_VIDEO.value)
+        self.frames = QSpinBox(minimum=FRAMES_MIN, maximum=FRAMES_MAX, value=16)
+        self.fps = QSpinBox(minimum=FPS_MIN, maximum=FPS_MAX, value=8)
         self.backend = QComboBox()
         self.backend.addItem("Local GPU/CPU (diffusers)", Backend.DIFFUSERS.value)
         self.backend.addItem("OpenAI Images API", Backend.OPENAI.value)
@@ -123,6 +134,7 @@ class PromptForm(QWidget):
         self._layout()
         self._connect()
         self._backend_changed()
+        self._show_video_rows(False)
 
     def _layout(self) -> None:
         prompt_header = QHBoxLayout()
@@ -146,6 +158,7 @@ class PromptForm(QWidget):
         self._seed_row = seed_row
 
         form = QFormLayout()
+        form.addRow("Make", self.task)
         form.addRow("Backend", self.backend)
         form.addRow("Model", model_row)
         form.addRow("Size", self.size_preset)
@@ -154,6 +167,8 @@ class PromptForm(QWidget):
         form.addRow("Guidance", self.guidance)
         form.addRow("Scheduler", self.scheduler)
         form.addRow("Seed", seed_row)
+        form.addRow("Frames", self.frames)
+        form.addRow("Frames per second", self.fps)
         form.addRow("Images", self.count)
         form.addRow("Quality", self.quality)
         form.addRow("Style", self.style)
@@ -174,6 +189,7 @@ class PromptForm(QWidget):
         outer.addStretch()
 
     def _connect(self) -> None:
+        self.task.currentIndexChanged.connect(self._task_changed)
         self.backend.currentIndexChanged.connect(self._backend_changed)
         self.model.currentTextChanged.connect(self._model_changed)
         self.size_preset.currentIndexChanged.connect(self._preset_changed)
@@ -184,7 +200,29 @@ class PromptForm(QWidget):
         self.generate_button.clicked.connect(self.generate_requested)
         self.cancel_button.clicked.connect(self.cancel_requested)
 
-    # --- backend-dependent fields --------------------------------------------------------
+    # --- task- and backend-dependent fields ---------------------------------------------
+
+    @property
+    def task_value(self) -> Task:
+        return Task(self.task.currentData())
+
+    def _task_changed(self) -> None:
+        video = self.task_value.makes_video
+        openai_item = self.backend.model().item(self.backend.findData(Backend.OPENAI.value))
+        openai_item.setEnabled(not video)  # the Images API makes no videos
+        if video:
+            self.backend.setCurrentIndex(self.backend.findData(Backend.DIFFUSERS.value))
+            # ModelScope's recipe (damo-vilab/text-to-video-ms-1.7b): 256x256, 25 steps, 16 frames at 8 fps.
+            self.set_size(256, 256)
+            self.steps.setValue(25)
+            self.frames.setValue(16)
+            self.fps.setValue(8)
+        self._show_video_rows(video)
+
+    def _show_video_rows(self, video: bool) -> None:
+        self._form.setRowVisible(self.frames, video)
+        self._form.setRowVisible(self.fps, video)
+        self._form.labelForField(self.count).setText("Videos" if video else "Images")
 
     @property
     def backend_value(self) -> Backend:
@@ -310,6 +348,7 @@ class PromptForm(QWidget):
         seed_text = self.seed.text().strip()
         seed = None if self.random_seed.isChecked() or not seed_text else int(seed_text)
         return GenerationRequest(
+            task=self.task_value,
             prompt=self.prompt.toPlainText(),
             negative_prompt=self.negative_prompt.toPlainText().strip(),
             backend=self.backend_value,
@@ -323,12 +362,17 @@ class PromptForm(QWidget):
             scheduler=None if openai else self.scheduler.currentData(),
             quality=self.quality.currentData() if openai else None,
             style=self.style.currentData() if openai else None,
+            frames=self.frames.value(),
+            fps=self.fps.value(),
         )
 
     def apply_request(self, request: GenerationRequest) -> None:
         """Fill the form from a request ("use these settings again")."""
         self.prompt.setPlainText(request.prompt)
         self.negative_prompt.setPlainText(request.negative_prompt)
+        self.task.setCurrentIndex(max(self.task.findData(request.task.value), 0))
+        self.frames.setValue(request.frames)
+        self.fps.setValue(request.fps)
         self.backend.setCurrentIndex(max(self.backend.findData(request.backend.value), 0))
         self.model.setEditText(request.model)
         if request.width and request.height:

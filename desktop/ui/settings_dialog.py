@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from desktop.engine.devices import DEVICE_CHOICES
 from desktop.library.export import FORMATS, TEMPLATE_FIELDS, ExportError, check_template
 from desktop.library.settings import ExportDestination, Settings
+from desktop.library.video import VIDEO_FORMATS
 
 
 class SettingsDialog(QDialog):
@@ -143,13 +144,17 @@ class SettingsDialog(QDialog):
         self.export_format = QComboBox()
         self.export_format.addItems(list(FORMATS))
         self.export_format.setCurrentText(s.export_format)
+        self.video_export_format = QComboBox()
+        self.video_export_format.addItems(list(VIDEO_FORMATS))
+        self.video_export_format.setCurrentText(s.video_export_format)
         buttons = QHBoxLayout()
         buttons.addWidget(add)
         buttons.addWidget(remove)
         buttons.addStretch()
         form = QFormLayout()
         form.addRow("File name", self.template)
-        form.addRow("Format", self.export_format)
+        form.addRow("Image format", self.export_format)
+        form.addRow("Video format", self.video_export_format)
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addWidget(QLabel("Export destinations (your team's marketing folders):"))
@@ -204,6 +209,7 @@ class SettingsDialog(QDialog):
                 )
         s.export_template = self.template.text().strip()
         s.export_format = self.export_format.currentText()
+        s.video_export_format = self.video_export_format.currentText()
         return s
 
     def result_api_key(self) -> str:
