@@ -192,7 +192,7 @@ class MainWindow(QMainWindow):
             self.progress.show_result(QImage(str(self.library.still(rows[0]))))
             self.gallery.select_id(rows[0].id)
             self.statusBar().showMessage(
-                f"Job #{job_id}: {len(rows)} image{'s' if len(rows) != 1 else ''} saved "
+                f"Job #{job_id}: {len(rows)} {rows[0].media}{'s' if len(rows) != 1 else ''} saved "
                 f"in {rows[0].timings.get('generate_s', 0):.1f} s.",
                 8000,
             )

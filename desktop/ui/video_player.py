@@ -63,11 +63,16 @@ class VideoPlayer(QWidget):
         self.mute.setChecked(True)
         self.position = QSlider(Qt.Orientation.Horizontal)
         self.time = QLabel("0.0 s")
+        scrub = QHBoxLayout()
+        scrub.addWidget(self.position, 1)
+        scrub.addWidget(self.time)
         controls = QHBoxLayout()
-        for widget in (self.play_button, self.step_button, self.position, self.time, self.loop, self.mute):
-            controls.addWidget(widget, 1 if widget is self.position else 0)
+        for widget in (self.play_button, self.step_button, self.loop, self.mute):
+            controls.addWidget(widget)
+        controls.addStretch()
         layout.addWidget(self.video, 1)
         layout.addWidget(self.message)
+        layout.addLayout(scrub)
         layout.addLayout(controls)
 
         self.play_button.clicked.connect(self.toggle_play)
