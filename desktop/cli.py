@@ -47,6 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", choices=sorted(SCHEDULERS), help="default: the model's own")
     p.add_argument("--quality", help="OpenAI: standard|hd (dall-e-3), low|medium|high|auto (gpt-image-1)")
     p.add_argument("--style", help="OpenAI dall-e-3: vivid|natural")
+    p.add_argument("--image", help="editing tasks: the picture to edit")
+    p.add_argument("--mask", help="inpaint: white where to repaint, black where to keep")
+    p.add_argument("--strength", type=float, help="editing: how much to redraw, 0-1 (default 0.75; inpaint 1)")
+    p.add_argument(
+        "--extend",
+        type=_extend,
+        default=(0, 0, 0, 0),
+        metavar="L,T,R,B",
+        help="outpaint: pixels to add on each side, multiples of 8",
+    )
     p.add_argument("--frames", type=int, default=16, help="text-to-video: frames (2-128)")
     p.add_argument("--fps", type=int, default=8, help="text-to-video: frames per second (1-60)")
     p.add_argument("--device", choices=DEVICE_CHOICES, help="default: the app's setting, else auto")
@@ -59,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--library", type=Path, help="library folder (default: $DIFFUSION_STUDIO_HOME or the user data dir)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
+
+
+def _extend(text: str) -> tuple[int, int, int, int]:
+    parts = text.split(",")
+    if len(parts) != 4 or not all(p.strip().isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"'{text}' is not four whole numbers (left,top,right,bottom)")
+    return tuple(int(p) for p in parts)
 
 
 def _request(args: argparse.Namespace) -> GenerationRequest:
@@ -79,6 +96,10 @@ def _request(args: argparse.Namespace) -> GenerationRequest:
         style=args.style,
         frames=args.frames,
         fps=args.fps,
+        image=args.image,
+        mask=args.mask,
+        strength=args.strength,
+        extend=args.extend,
     )
 
 

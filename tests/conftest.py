@@ -18,7 +18,7 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
 
 from openai_server import API_KEY, ImagesServer  # noqa: E402
-from tiny_models import build_text_to_image, build_text_to_video  # noqa: E402
+from tiny_models import build_inpainting, build_text_to_image, build_text_to_video  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +31,12 @@ def tiny_model(tmp_path_factory) -> Path:
 def tiny_video_model(tmp_path_factory) -> Path:
     """Folder of a tiny random-weight TextToVideoSDPipeline (ModelScope's layout)."""
     return build_text_to_video(tmp_path_factory.mktemp("models") / "tiny-t2v")
+
+
+@pytest.fixture(scope="session")
+def tiny_inpainting_model(tmp_path_factory) -> Path:
+    """Folder of a tiny StableDiffusionInpaintPipeline (9-channel UNet)."""
+    return build_inpainting(tmp_path_factory.mktemp("models") / "tiny-inpaint")
 
 
 @pytest.fixture(autouse=True)

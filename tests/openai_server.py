@@ -47,6 +47,23 @@ class ImagesServer(ThreadingHTTPServer):
         self.server_close()
 
 
+def _multipart(content_type: str, raw: bytes) -> dict:
+    """Form fields as strings, files as {'filename', 'content_type', 'data'} (what images.edit sends)."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+    fields: dict = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True)
+        if part.get_filename():
+            fields[name] = {"filename": part.get_filename(), "content_type": part.get_content_type(), "data": data}
+        else:
+            fields[name] = data.decode()
+    return fields
+
+
 def _error(code: int, message: str, err_type: str, err_code: str | None = None) -> dict:
     return {"error": {"message": message, "type": err_type, "param": None, "code": err_code}}
 
@@ -68,7 +85,12 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", 0))
         raw = self.rfile.read(length)
         content_type = self.headers.get("Content-Type", "")
-        body = json.loads(raw) if content_type.startswith("application/json") else {"raw": raw}
+        if content_type.startswith("application/json"):
+            body = json.loads(raw)
+        elif content_type.startswith("multipart/form-data"):
+            body = _multipart(content_type, raw)
+        else:
+            body = {"raw": raw}
         self.server.requests.append(
             {"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}
         )
@@ -119,7 +141,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         size = body.get("size", "1024x1024") if isinstance(body, dict) else "1024x1024"
         width, height = (int(v) for v in size.split("x"))
-        n = body.get("n", 1) if isinstance(body, dict) else 1
+        n = int(body.get("n", 1)) if isinstance(body, dict) else 1
         items = []
         for _ in range(n):
             if mode == "url":

@@ -138,6 +138,28 @@ def test_text_to_video_writes_an_mp4_with_the_frames_and_fps_asked_for(capsys, t
     assert (info["frames"], info["fps"]) == (8, 4.0)
 
 
+def test_outpaint_from_the_command_line_extends_to_a_banner(capsys, tiny_model, tmp_path):
+    Image.new("RGB", (64, 64), (10, 120, 200)).save(tmp_path / "shot.png")
+    code, out, errors = run_cli(
+        capsys,
+        "--task",
+        "outpaint",
+        "--prompt",
+        "sneaker on a beach",
+        "--model",
+        str(tiny_model),
+        "--image",
+        str(tmp_path / "shot.png"),
+        "--extend",
+        "32,0,32,0",
+        "--steps",
+        "2",
+    )
+    assert (code, errors) == (0, [])
+    result = Image.open(out[0])
+    assert result.size == (128, 64) and result.getpixel((40, 10)) == (10, 120, 200)
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [
@@ -167,6 +189,8 @@ def test_text_to_video_writes_an_mp4_with_the_frames_and_fps_asked_for(capsys, t
         (["--model", "m"], "the following arguments are required: --prompt"),
         (["--prompt", "x", "--model", "m", "--task", "text-to-video", "--frames", "1"], "frames must be between"),
         (["--prompt", "x", "--task", "text-to-3d"], "invalid choice: 'text-to-3d'"),
+        (["--prompt", "x", "--model", "m", "--task", "inpaint"], "inpaint needs a picture to edit"),
+        (["--prompt", "x", "--task", "outpaint", "--extend", "1,2"], "'1,2' is not four whole numbers"),
     ],
 )
 def test_invalid_input_exits_2_with_one_error_line_and_writes_nothing(capsys, isolated_home, args, says):

@@ -9,13 +9,16 @@ import threading
 import time
 from pathlib import Path
 
+from PIL import Image
+
 from desktop.engine import lazy_imports
 from desktop.engine.devices import RuntimeOptions, pick_device
+from desktop.engine.edit_inputs import edit_inputs_for, paste_back
 from desktop.engine.errors import EngineError, GenerationCancelled
 from desktop.engine.models import has_safetensors, has_variant, resolve_model
 from desktop.engine.pipeline_cache import PipelineCache
 from desktop.engine.preview import latents_to_preview
-from desktop.engine.request import SEED_MAX, GenerationRequest
+from desktop.engine.request import SEED_MAX, GenerationRequest, Task
 from desktop.engine.result import GeneratedImage, GenerationResult, Progress, ProgressCallback
 from desktop.engine.schedulers import make_scheduler
 from desktop.engine.video_frames import frames_to_pil
@@ -44,6 +47,8 @@ class DiffusersBackend:
         self._cache = PipelineCache()
         # The scheduler each loaded pipeline shipped with, restored when a request names none.
         self._original_scheduler = None
+        # Pipelines for other tasks made from the loaded one with from_pipe (shared weights).
+        self._derived: dict = {}
 
     @property
     def loaded_model(self) -> str | None:
@@ -51,6 +56,7 @@ class DiffusersBackend:
 
     def release(self) -> None:
         self._original_scheduler = None
+        self._derived = {}
         self._cache.release()
 
     def generate(
@@ -68,6 +74,8 @@ class DiffusersBackend:
         pipe, load_s = self._cache.get(key, lambda: self._load(folder, device, dtype, video))
         if load_s:
             self._original_scheduler = pipe.scheduler
+            self._derived = {}
+        pipe = self._pipeline_for(request, pipe, folder)
         pipe.scheduler = (
             make_scheduler(request.scheduler, self._original_scheduler.config)
             if request.scheduler
@@ -79,6 +87,8 @@ class DiffusersBackend:
         try:
             if video:
                 items = [self._video(pipe, request, seed, i, steps) for i, seed in enumerate(seeds)]
+            elif request.task.edits_image:
+                items = self._edit(pipe, request, seeds, steps)
             else:
                 items = self._images(pipe, request, seeds, steps)
         except _Interrupted:
@@ -114,6 +124,53 @@ class DiffusersBackend:
             GeneratedImage(image=img, seed=seed, index=i)
             for i, (img, seed) in enumerate(zip(output.images, seeds, strict=True))
         ]
+
+    def _edit(self, pipe, request: GenerationRequest, seeds: list[int], steps: _StepReporter):
+        torch = lazy_imports.torch()
+        inputs = edit_inputs_for(request)
+        size = (request.width, request.height)
+        picture = inputs.canvas if inputs.canvas.size == size else inputs.canvas.resize(size, Image.Resampling.LANCZOS)
+        kwargs = {"image": picture, "strength": request.strength}
+        if inputs.mask is not None:
+            mask = inputs.mask if inputs.mask.size == size else inputs.mask.resize(size, Image.Resampling.NEAREST)
+            kwargs.update(mask_image=mask, width=request.width, height=request.height)
+        output = pipe(
+            prompt=request.prompt,
+            negative_prompt=request.negative_prompt or None,
+            num_inference_steps=request.steps,
+            guidance_scale=request.guidance,
+            num_images_per_prompt=request.count,
+            generator=[torch.Generator("cpu").manual_seed(seed) for seed in seeds],
+            **kwargs,
+            **steps.callback_kwargs(pipe),
+        )
+        # The model's pixels are not the original's even where it kept them: paste the original back.
+        return [
+            GeneratedImage(image=paste_back(img, inputs), seed=seed, index=i)
+            for i, (img, seed) in enumerate(zip(output.images, seeds, strict=True))
+        ]
+
+    def _pipeline_for(self, request: GenerationRequest, base, folder: Path):
+        """The loaded pipeline, or one for the task made from it with from_pipe (no second copy of weights)."""
+        if request.task.makes_video:
+            return base
+        diffusers = lazy_imports.diffusers()
+        unet = getattr(base, "unet", None)
+        inpainting_unet = unet is not None and getattr(unet.config, "in_channels", 4) == 9
+        if request.task in (Task.TEXT_TO_IMAGE, Task.IMAGE_TO_IMAGE) and inpainting_unet:
+            raise EngineError(f"model {folder} is an inpainting model: use it to inpaint or outpaint.")
+        wanted = {
+            Task.TEXT_TO_IMAGE: diffusers.AutoPipelineForText2Image,
+            Task.IMAGE_TO_IMAGE: diffusers.AutoPipelineForImage2Image,
+        }.get(request.task, diffusers.AutoPipelineForInpainting)
+        if request.task not in self._derived:
+            try:
+                pipe = base if _is_pipeline_for(base, wanted) else wanted.from_pipe(base)
+            except (ValueError, KeyError) as exc:
+                raise EngineError(f"model {folder} cannot do {request.task.value}: {exc}") from exc
+            pipe.set_progress_bar_config(disable=True)
+            self._derived[request.task] = pipe
+        return self._derived[request.task]
 
     def _video(self, pipe, request: GenerationRequest, seed: int, index: int, steps: _StepReporter):
         torch = lazy_imports.torch()
@@ -161,8 +218,14 @@ class DiffusersBackend:
                 "loaded: convert it to safetensors, or allow pickle weights in the settings if you trust it."
             )
         variant = "fp16" if dtype == torch.float16 and has_variant(folder, "fp16") else None
-        # AutoPipelineForText2Image knows the image families; video pipelines load by their own class.
-        loader = diffusers.DiffusionPipeline if video else diffusers.AutoPipelineForText2Image
+        # AutoPipeline knows the image families; video pipelines load by their own class, and
+        # inpainting checkpoints (9-channel UNet) as inpainting pipelines.
+        if video:
+            loader = diffusers.DiffusionPipeline
+        elif "Inpaint" in pipeline_class_name(folder):
+            loader = diffusers.AutoPipelineForInpainting
+        else:
+            loader = diffusers.AutoPipelineForText2Image
         try:
             pipe = loader.from_pretrained(
                 folder,
@@ -227,17 +290,30 @@ class _StepReporter:
         if self.on_progress is None:
             return
         per_item = self.request.steps
+        if self.request.task.edits_image:
+            # Only the last `strength` part of the schedule runs (diffusers' get_timesteps).
+            per_item = max(1, min(int(self.request.steps * self.request.strength), self.request.steps))
         # Videos run one after another: progress counts over all of them.
         done = self.video_index * per_item + step + 1 if self.request.task.makes_video else step + 1
         total = per_item * (self.request.count if self.request.task.makes_video else 1)
         self.on_progress(
             Progress(
-                step=done,
+                step=min(done, total),
                 total=total,
                 elapsed_s=time.perf_counter() - self.started,
                 preview=latents_to_preview(latents),
             )
         )
+
+
+def _is_pipeline_for(pipe, auto_class) -> bool:
+    """True if pipe already is the kind of pipeline auto_class would make from it."""
+    name = type(pipe).__name__
+    if auto_class.__name__ == "AutoPipelineForImage2Image":
+        return "Img2Img" in name
+    if auto_class.__name__ == "AutoPipelineForInpainting":
+        return "Inpaint" in name
+    return "Img2Img" not in name and "Inpaint" not in name
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
+from desktop.engine.edit_inputs import EditInputs, edit_inputs_for, openai_mask, paste_back, png_bytes
 from desktop.engine.errors import EngineError, GenerationCancelled
 from desktop.engine.openai_models import OPENAI_MODELS
 from desktop.engine.request import GenerationRequest
@@ -121,7 +122,14 @@ class OpenAIBackend:
         if model.takes_response_format:
             params["response_format"] = "b64_json"
         try:
-            response = client.images.generate(**params)
+            if request.task.edits_image:
+                inputs, files = _edit_files(request, model)
+                params.update(files)
+                params.pop("style", None)
+                response = client.images.edit(**params)
+            else:
+                inputs = None
+                response = client.images.generate(**params)
         except openai.APIError as exc:
             raise EngineError(redact(self._explain(exc), key)) from None
         except ValueError:  # a body that is not JSON (json.JSONDecodeError) or not the expected shape
@@ -129,7 +137,9 @@ class OpenAIBackend:
         data = getattr(response, "data", None)
         if not isinstance(data, list) or not data:
             raise EngineError("the image server sent an answer with no images in it: try again, or check the base URL.")
-        return [self._decode(item) for item in data]
+        images = [self._decode(item) for item in data]
+        # Edits come back at the API's size: bring them to the picture's and keep its unmasked pixels.
+        return [paste_back(img, inputs) for img in images] if inputs is not None else images
 
     def _explain(self, exc) -> str:
         import openai
@@ -173,6 +183,25 @@ class OpenAIBackend:
         else:
             raise EngineError("the image server sent an image entry with neither data nor a URL.")
         return open_image_bytes(payload)
+
+
+# What the API takes as a source picture, in bytes of PNG.
+MAX_EDIT_PNG_BYTES = {"dall-e-2": 4 * 2**20, "gpt-image-1": 25 * 2**20}
+
+
+def _edit_files(request: GenerationRequest, model) -> tuple[EditInputs, dict]:
+    """The multipart files for images.edit: the canvas as PNG at the requested size, and the mask."""
+    inputs = edit_inputs_for(request)
+    size = (request.width, request.height)
+    picture = png_bytes(inputs.canvas.resize(size, Image.Resampling.LANCZOS))
+    limit = MAX_EDIT_PNG_BYTES.get(model.name, 25 * 2**20)
+    if len(picture) > limit:
+        raise EngineError(f"{model.name} takes pictures under {limit // 2**20} MB; this one is larger as PNG.")
+    files = {"image": ("image.png", picture, "image/png")}
+    if inputs.mask is not None:
+        mask = openai_mask(inputs.mask.resize(size, Image.Resampling.NEAREST))
+        files["mask"] = ("mask.png", png_bytes(mask), "image/png")
+    return inputs, files
 
 
 def _cancellable(call, cancel: threading.Event):

@@ -17,12 +17,14 @@ class OpenAIModel:
     max_images_per_call: int
     # gpt-image-1 always answers with base64 and rejects the response_format parameter.
     takes_response_format: bool
+    edits: bool = False  # images.edit: inpaint and outpaint through a mask
+    restyles: bool = False  # images.edit without a mask (image-to-image)
 
 
 OPENAI_MODELS: dict[str, OpenAIModel] = {
     m.name: m
     for m in (
-        OpenAIModel("dall-e-2", ("256x256", "512x512", "1024x1024"), (), (), 10, True),
+        OpenAIModel("dall-e-2", ("256x256", "512x512", "1024x1024"), (), (), 10, True, edits=True),
         OpenAIModel(
             "dall-e-3",
             ("1024x1024", "1792x1024", "1024x1792"),
@@ -38,6 +40,8 @@ OPENAI_MODELS: dict[str, OpenAIModel] = {
             (),
             10,
             False,
+            edits=True,
+            restyles=True,
         ),
     )
 }

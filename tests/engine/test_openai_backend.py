@@ -148,3 +148,68 @@ def test_cancel_during_a_slow_call_returns_at_once(openai_server):
         Engine().generate(request_for(), cancel=cancel)
     # Deterministic bound, far below the server's delay: the call was abandoned, not awaited.
     assert time.monotonic() - started < 15.0
+
+
+def test_an_inpaint_edit_sends_the_multipart_fields_openai_expects(openai_server, tmp_path):
+    import io
+
+    from PIL import Image, ImageDraw
+
+    from desktop.engine.request import Task
+
+    photo = Image.new("RGB", (300, 300), (240, 240, 240))
+    ImageDraw.Draw(photo).rectangle((100, 100, 200, 200), fill=(0, 0, 200))
+    photo.save(tmp_path / "photo.png")
+    mask = Image.new("L", (300, 300), 0)
+    ImageDraw.Draw(mask).rectangle((0, 0, 149, 299), fill=255)  # repaint the left half
+    mask.save(tmp_path / "mask.png")
+    request = GenerationRequest(
+        task=Task.INPAINT,
+        prompt="a green box",
+        backend=Backend.OPENAI,
+        model="dall-e-2",
+        width=512,
+        height=512,
+        image=str(tmp_path / "photo.png"),
+        mask=str(tmp_path / "mask.png"),
+    )
+    result = Engine().generate(request)
+    (sent,) = openai_server.requests
+    body = sent["body"]
+    assert sent["path"] == "/v1/images/edits"
+    assert {k: body[k] for k in ("model", "prompt", "n", "size", "response_format")} == {
+        "model": "dall-e-2",
+        "prompt": "a green box",
+        "n": "1",
+        "size": "512x512",
+        "response_format": "b64_json",
+    }
+    image = Image.open(io.BytesIO(body["image"]["data"]))
+    sent_mask = Image.open(io.BytesIO(body["mask"]["data"]))
+    assert body["image"]["content_type"] == "image/png" and image.size == (512, 512)
+    assert sent_mask.mode == "RGBA" and sent_mask.size == (512, 512)
+    # Transparent where to repaint (left), opaque where to keep (right).
+    assert sent_mask.getpixel((10, 256))[3] == 0 and sent_mask.getpixel((500, 256))[3] == 255
+    # The answer comes back at the photo's size with the kept half untouched.
+    out = result.images[0].image
+    assert out.size == (300, 300)
+    assert all(out.getpixel((x, y)) == photo.getpixel((x, y)) for x in (150, 180, 299) for y in (0, 150, 299))
+
+
+def test_dall_e_2_edits_square_pictures_only(tmp_path):
+    from PIL import Image
+
+    from desktop.engine.errors import ValidationError
+    from desktop.engine.request import Task, validate
+
+    Image.new("RGB", (300, 200)).save(tmp_path / "wide.png")
+    request = GenerationRequest(
+        task=Task.INPAINT,
+        prompt="x",
+        backend=Backend.OPENAI,
+        model="dall-e-2",
+        image=str(tmp_path / "wide.png"),
+        mask=str(tmp_path / "wide.png"),
+    )
+    with pytest.raises(ValidationError, match="dall-e-2 edits square pictures only .*300x200"):
+        validate(request)
