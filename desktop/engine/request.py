@@ -193,6 +193,11 @@ def _validate_edit(request: GenerationRequest) -> GenerationRequest:
         width, height = model_size(width, height)
         return dataclasses.replace(request, width=width, height=height, strength=strength)
     model = OPENAI_MODELS.get(request.model.strip() or DEFAULT_OPENAI_MODEL)
+    if model is not None and not model.edits:
+        editors = ", ".join(name for name, m in OPENAI_MODELS.items() if m.edits)
+        raise ValidationError("model", f"{model.name} cannot edit images; choose one of: {editors}.")
+    if model is not None and request.task is Task.IMAGE_TO_IMAGE and not model.restyles:
+        raise ValidationError("model", f"{model.name} edits only through a mask: use inpaint, or gpt-image-1.")
     if model is not None and model.name == "dall-e-2" and width != height:
         raise ValidationError(
             "image", f"dall-e-2 edits square pictures only (this one is {width}x{height}): crop it, or use gpt-image-1."
@@ -241,12 +246,6 @@ def _validate_openai(request: GenerationRequest) -> GenerationRequest:
         raise ValidationError(
             "model", f"OpenAI model '{model_name}' is unknown; choose one of: {_choices(OPENAI_MODELS)}."
         )
-    if request.task.edits_image:
-        if not model.edits:
-            editors = ", ".join(name for name, m in OPENAI_MODELS.items() if m.edits)
-            raise ValidationError("model", f"{model_name} cannot edit images; choose one of: {editors}.")
-        if request.task is Task.IMAGE_TO_IMAGE and not model.restyles:
-            raise ValidationError("model", f"{model_name} edits only through a mask: use inpaint, or gpt-image-1.")
     if request.width is None and request.height is None:
         size = model.sizes[0]
     else:
