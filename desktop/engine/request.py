@@ -156,6 +156,8 @@ def _validate_edit(request: GenerationRequest) -> GenerationRequest:
             raise ValidationError(
                 "mask", f"the mask is {mask.width}x{mask.height} but the image is {width}x{height}: they must match."
             )
+        if edit_inputs.as_mask(mask).getextrema()[1] == 0:
+            raise ValidationError("mask", "the mask is empty: paint over the area to repaint (white in a mask file).")
     elif request.mask:
         raise ValidationError("mask", f"a mask applies to inpaint only, not {request.task.value}; leave it out.")
     if request.task is Task.OUTPAINT:

@@ -35,23 +35,24 @@ class DetailsPane(QWidget):
 
         # Two rows: five buttons side by side would force the pane (and the splitter) wide.
         buttons = QGridLayout()
+        # (action, label, row, column, column span) on a 4-column grid
         entries = [
-            (actions.reuse, "Use settings again"),
-            (actions.open, "Open"),
-            (actions.copy, "Copy"),
-            (actions.delete, "Delete"),
+            (actions.reuse, "Use settings again", 0, 0, 2),
+            (actions.edit, "Edit", 0, 2, 1),
+            (actions.open, "Open", 1, 0, 1),
+            (actions.copy, "Copy", 1, 1, 1),
+            (actions.delete, "Delete", 1, 2, 1),
         ]
-        for position, (action, label) in enumerate(entries):
+        for action, label, row, column, span in entries:
             button = QPushButton(label)
             button.setToolTip(action.text())
             button.clicked.connect(action.trigger)
             action.changed.connect(lambda b=button, a=action: b.setEnabled(a.isEnabled()))
             button.setEnabled(action.isEnabled())
-            row, column = (0, 0) if position == 0 else (1, position - 1)
-            buttons.addWidget(button, row, column, 1, 2 if position == 0 else 1)
+            buttons.addWidget(button, row, column, 1, span)
         export = QPushButton("Export to…")
         export.setMenu(actions.export_menu)
-        buttons.addWidget(export, 0, 2)
+        buttons.addWidget(export, 0, 3, 2, 1)
         self._buttons = QWidget()
         self._buttons.setLayout(buttons)
         buttons.setContentsMargins(0, 0, 0, 0)
@@ -130,6 +131,14 @@ def _parameters_html(row: HistoryRow, path: Path) -> str:
         ]
     else:
         fields += [("Quality", request.get("quality") or "default"), ("Style", request.get("style") or "default")]
+    if request.get("source_id") is not None:
+        fields.append(("Edited from", f"gallery item #{request['source_id']}"))
+    elif request.get("image"):
+        fields.append(("Edited from", request["image"]))
+    if request.get("task") == "outpaint":
+        fields.append(("Extended by", "left {}, top {}, right {}, bottom {}".format(*request.get("extend", [0] * 4))))
+    if request.get("task") == "image-to-image":
+        fields.append(("Strength", request.get("strength")))
     timings = row.timings
     took = f"{timings.get('generate_s', 0):.2f} s"
     if timings.get("load_s"):

@@ -21,6 +21,7 @@ from desktop.ui.gallery_model import GalleryModel
 
 class GalleryActions(QObject):
     use_again = Signal(object)  # HistoryRow
+    edit_requested = Signal(object)  # HistoryRow
     message = Signal(str, bool)  # text, is_error
 
     def __init__(self, model: GalleryModel, settings: Callable[[], Settings], parent: QWidget) -> None:
@@ -32,6 +33,7 @@ class GalleryActions(QObject):
         self._selection: Callable[[], list[HistoryRow]] = lambda: []
         self._deleted: list[list[HistoryRow]] = []
 
+        self.edit = self._action("Edit…", self._edit, "Ctrl+E")
         self.reuse = self._action("Use these settings again", self._reuse, "Ctrl+R")
         self.open = self._action("Open in viewer", self._open, "Ctrl+O")
         self.copy = self._action("Copy image", self._copy, QKeySequence.StandardKey.Copy)
@@ -59,12 +61,19 @@ class GalleryActions(QObject):
         count = len(self._selection())
         for action in (self.reuse, self.open, self.copy):
             action.setEnabled(count == 1)
+        rows = self._selection()
+        self.edit.setEnabled(count == 1 and rows[0].media == "image")
         self.delete.setEnabled(count > 0)
         self.export_menu.setEnabled(count > 0)
 
     def _one(self) -> HistoryRow | None:
         rows = self._selection()
         return rows[0] if len(rows) == 1 else None
+
+    def _edit(self) -> None:
+        row = self._one()
+        if row is not None and row.media == "image":
+            self.edit_requested.emit(row)
 
     def _reuse(self) -> None:
         row = self._one()

@@ -3,18 +3,22 @@ details on the right. It wires the widgets to the generation bridge and the libr
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QImage, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QScrollArea, QSplitter
+from PySide6.QtWidgets import QLabel, QMainWindow, QScrollArea, QSplitter, QTabWidget
 
 from desktop import __version__
 from desktop.engine.errors import ValidationError
-from desktop.engine.request import Backend, GenerationRequest, validate
+from desktop.engine.request import Backend, GenerationRequest, Task, validate
 from desktop.library.history import HistoryRow
 from desktop.library.settings import Settings, save_settings
 from desktop.library.store import Library
 from desktop.ui.bridge import GenerationBridge, JobState, ThumbnailLoader
 from desktop.ui.details_pane import DetailsPane
+from desktop.ui.edit_panel import EditPanel
 from desktop.ui.gallery_actions import GalleryActions
 from desktop.ui.gallery_model import GalleryModel
 from desktop.ui.gallery_view import GalleryView
@@ -42,12 +46,17 @@ class MainWindow(QMainWindow):
         self.bridge = bridge
         bridge.setParent(self)
         self._closed = False
+        self.setAcceptDrops(True)
         self._cached_models: list[str] = []
 
         self.thumbnails = ThumbnailLoader(library.thumbnail_dir, self)
         self.gallery_model = GalleryModel(library, self.thumbnails, self)
         self.form = PromptForm()
         self.progress = ProgressPanel()
+        self.edit_panel = EditPanel()
+        self.stage = QTabWidget()
+        self.stage.addTab(self.progress, "Generate")
+        self.stage.addTab(self.edit_panel, "Edit")
         self.gallery = GalleryView(self.gallery_model)
         self.actions = GalleryActions(self.gallery_model, lambda: self.settings, self.gallery)
         self.actions.set_selection_provider(self.gallery.selected_rows)
@@ -58,7 +67,7 @@ class MainWindow(QMainWindow):
         form_scroll.setWidget(self.form)
         form_scroll.setMinimumWidth(340)
         middle = QSplitter(Qt.Orientation.Vertical)
-        middle.addWidget(self.progress)
+        middle.addWidget(self.stage)
         middle.addWidget(self.gallery)
         middle.setSizes([430, 430])
         main = QSplitter(Qt.Orientation.Horizontal)
@@ -126,6 +135,8 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.form.generate_requested.connect(self.generate)
+        self.form.task_changed.connect(self._task_changed)
+        self.actions.edit_requested.connect(self._edit_row)
         self.form.cancel_requested.connect(self.cancel_running)
         self.progress.cancel_job.connect(self.bridge.cancel)
         self.progress.cancel_all.connect(self.bridge.cancel_all)
@@ -141,7 +152,7 @@ class MainWindow(QMainWindow):
         self.actions.message.connect(self._show_message)
 
     def _fill_gallery_menu(self, menu) -> None:
-        for action in (self.actions.reuse, self.actions.open, self.actions.copy):
+        for action in (self.actions.edit, self.actions.reuse, self.actions.open, self.actions.copy):
             menu.addAction(action)
         menu.addMenu(self.actions.export_menu)
         menu.addSeparator()
@@ -151,16 +162,65 @@ class MainWindow(QMainWindow):
 
     def generate(self) -> None:
         request = self.form.request()
+        written_mask = None
         try:
+            if request.task.edits_image:
+                request, written_mask = self._with_edit_inputs(request)
             validate(request)
         except ValidationError as exc:
+            if written_mask:
+                Path(written_mask).unlink(missing_ok=True)
             self.form.show_error(str(exc))
+            return
+        except OSError as exc:
+            self.form.show_error(f"Could not prepare the edit: {exc}.")
             return
         self.form.show_error("")
         self.bridge.submit(request)
+        self.stage.setCurrentWidget(self.progress)
         self.settings.remember_prompt(request.prompt)
         self.form.set_recent_prompts(self.settings.recent_prompts)
         self._save_settings()
+
+    def _with_edit_inputs(self, request: GenerationRequest) -> tuple[GenerationRequest, str | None]:
+        """The request with the Edit tab's picture, mask, extension and strength."""
+        panel = self.edit_panel
+        image, mask = panel.write_inputs(self.library.root / "edits", request.task)
+        request = dataclasses.replace(
+            request,
+            image=image,
+            mask=mask,
+            extend=panel.extension() if request.task is Task.OUTPAINT else (0, 0, 0, 0),
+            strength=panel.strength.value() if request.task is Task.IMAGE_TO_IMAGE else None,
+            source_id=panel.source_id,
+        )
+        return request, mask
+
+    def _task_changed(self, task: Task) -> None:
+        self.edit_panel.set_task(task)
+        self.stage.setCurrentWidget(self.edit_panel if task.edits_image else self.progress)
+
+    def open_for_edit(self, path: Path, source_id: int | None = None) -> bool:
+        """Load a picture into the Edit tab and pick an editing task (inpaint unless one is chosen)."""
+        if not self.edit_panel.load(path, source_id):
+            self.statusBar().showMessage(self.edit_panel.title.text(), 8000)
+            return False
+        if not self.form.task_value.edits_image:
+            self.form.task.setCurrentIndex(self.form.task.findData(Task.INPAINT.value))
+        self.stage.setCurrentWidget(self.edit_panel)
+        return True
+
+    def _edit_row(self, row: HistoryRow) -> None:
+        self.open_for_edit(self.library.still(row), row.id)
+
+    def dragEnterEvent(self, event) -> None:
+        if _dropped_pictures(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        pictures = _dropped_pictures(event.mimeData())
+        if pictures and self.open_for_edit(pictures[0]):
+            event.acceptProposedAction()
 
     def cancel_running(self) -> None:
         for job in self.bridge.jobs():
@@ -303,3 +363,14 @@ class MainWindow(QMainWindow):
     @property
     def openai_selected(self) -> bool:
         return self.form.backend_value is Backend.OPENAI
+
+
+PICTURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
+
+
+def _dropped_pictures(mime) -> list[Path]:
+    """Local picture files among dropped URLs."""
+    if not mime.hasUrls():
+        return []
+    paths = [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
+    return [p for p in paths if p.suffix.lower() in PICTURE_SUFFIXES and p.is_file()]

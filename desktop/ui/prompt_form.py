@@ -55,6 +55,7 @@ CUSTOM = "Custom"
 
 
 class PromptForm(QWidget):
+    task_changed = Signal(object)  # Task
     generate_requested = Signal()
     cancel_requested = Signal()
 
@@ -81,6 +82,9 @@ class PromptForm(QWidget):
         self.task = QComboBox()
         self.task.addItem("Image", Task.TEXT_TO_IMAGE.value)
         self.task.addItem("Video", Task.TEXT_TO_VIDEO.value)
+        self.task.addItem("Image to image (restyle)", Task.IMAGE_TO_IMAGE.value)
+        self.task.addItem("Inpaint (repaint a region)", Task.INPAINT.value)
+        self.task.addItem("Outpaint (extend the canvas)", Task.OUTPAINT.value)
         self.frames = QSpinBox(minimum=FRAMES_MIN, maximum=FRAMES_MAX, value=16)
         self.fps = QSpinBox(minimum=FPS_MIN, maximum=FPS_MAX, value=8)
         self.backend = QComboBox()
@@ -207,6 +211,7 @@ class PromptForm(QWidget):
         return Task(self.task.currentData())
 
     def _task_changed(self) -> None:
+        self.task_changed.emit(self.task_value)
         video = self.task_value.makes_video
         openai_item = self.backend.model().item(self.backend.findData(Backend.OPENAI.value))
         openai_item.setEnabled(not video)  # the Images API makes no videos
@@ -218,6 +223,16 @@ class PromptForm(QWidget):
             self.frames.setValue(16)
             self.fps.setValue(8)
         self._show_video_rows(video)
+        self._show_size_rows()
+
+    def _show_size_rows(self) -> None:
+        # A local edit works at the picture's own size; OpenAI takes only its sizes.
+        follows_picture = self.task_value.edits_image and self.backend_value is Backend.DIFFUSERS
+        self._form.setRowVisible(self.size_preset, not follows_picture)
+        if follows_picture:
+            self._form.setRowVisible(self._size_custom, False)
+        else:
+            self._preset_changed()
 
     def _show_video_rows(self, video: bool) -> None:
         self._form.setRowVisible(self.frames, video)
@@ -256,6 +271,7 @@ class PromptForm(QWidget):
         if not openai:  # for OpenAI, _model_changed shows them where the model takes them
             self._form.setRowVisible(self.quality, False)
             self._form.setRowVisible(self.style, False)
+        self._show_size_rows()
 
     def _model_changed(self) -> None:
         self.size_preset.blockSignals(True)
@@ -347,14 +363,16 @@ class PromptForm(QWidget):
         openai = self.backend_value is Backend.OPENAI
         seed_text = self.seed.text().strip()
         seed = None if self.random_seed.isChecked() or not seed_text else int(seed_text)
+        edit = self.task_value.edits_image and not openai
         return GenerationRequest(
             task=self.task_value,
             prompt=self.prompt.toPlainText(),
             negative_prompt=self.negative_prompt.toPlainText().strip(),
             backend=self.backend_value,
             model=self.model.currentText().strip(),
-            width=self.width.value(),
-            height=self.height.value(),
+            # A local edit takes its size from the picture.
+            width=None if edit else self.width.value(),
+            height=None if edit else self.height.value(),
             steps=self.steps.value(),
             guidance=round(self.guidance.value(), 2),
             seed=None if openai else seed,

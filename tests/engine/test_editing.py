@@ -113,6 +113,7 @@ def test_edit_pipelines_share_the_loaded_weights(tiny_model, photo, mask):
         (Task.INPAINT, {"image": "PHOTO"}, "mask", "inpaint needs a mask"),
         (Task.INPAINT, {"image": "PHOTO", "mask": "SMALL_MASK"}, "mask", "the mask is 32x32 but the image is 96x72"),
         (Task.IMAGE_TO_IMAGE, {"image": "PHOTO", "strength": 0.2}, "strength", "of 4 steps runs no step at all"),
+        (Task.INPAINT, {"image": "PHOTO", "mask": "EMPTY_MASK"}, "mask", "the mask is empty: paint over"),
         (Task.OUTPAINT, {"image": "PHOTO"}, "extend", "at least one side"),
         (Task.OUTPAINT, {"image": "PHOTO", "extend": (10, 0, 0, 0)}, "extend", "extend left must be a multiple of 8"),
         (Task.OUTPAINT, {"image": "PHOTO", "extend": (0, 0, 2048, 0)}, "extend", "between 0 and 1024"),
@@ -125,6 +126,8 @@ def test_bad_edit_inputs_get_one_sentence(task, changes, field, says, photo, tmp
     paths["NOT_AN_IMAGE"] = tmp_path / "not.png"
     Image.new("L", (32, 32)).save(tmp_path / "small.png")
     paths["SMALL_MASK"] = tmp_path / "small.png"
+    Image.new("L", (96, 72), 0).save(tmp_path / "empty.png")
+    paths["EMPTY_MASK"] = tmp_path / "empty.png"
     Image.new("1", (5000, 10)).save(tmp_path / "huge.png")
     paths["HUGE"] = tmp_path / "huge.png"
     changes = {k: str(paths.get(v, v)) if isinstance(v, str) else v for k, v in changes.items()}
