@@ -203,13 +203,14 @@ def test_dall_e_2_edits_square_pictures_only(tmp_path):
     from desktop.engine.request import Task, validate
 
     Image.new("RGB", (300, 200)).save(tmp_path / "wide.png")
+    Image.new("L", (300, 200), 255).save(tmp_path / "mask.png")
     request = GenerationRequest(
         task=Task.INPAINT,
         prompt="x",
         backend=Backend.OPENAI,
         model="dall-e-2",
         image=str(tmp_path / "wide.png"),
-        mask=str(tmp_path / "wide.png"),
+        mask=str(tmp_path / "mask.png"),
     )
     with pytest.raises(ValidationError, match="dall-e-2 edits square pictures only .*300x200"):
         validate(request)

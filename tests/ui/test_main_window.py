@@ -111,14 +111,17 @@ def test_cancel_stops_the_running_job_and_saves_nothing(qtbot, window, isolated_
 
 def test_jobs_queue_and_a_queued_one_can_be_cancelled(qtbot, window, isolated_home):
     fill_form(window, steps=3)
-    window.generate()
-    window.form.prompt.setPlainText("a green square")
-    window.generate()
-    window.form.prompt.setPlainText("a blue circle")
-    window.generate()
-    first, second, third = window.bridge.jobs()
-    assert window.progress.queue.count() == 3
-    window.bridge.cancel(second.id)
+    # Holding the queue's (re-entrant) lock keeps the worker from taking a job until all three are
+    # queued and the second is cancelled: no race with a fast first job.
+    with window.bridge._cond:
+        window.generate()
+        window.form.prompt.setPlainText("a green square")
+        window.generate()
+        window.form.prompt.setPlainText("a blue circle")
+        window.generate()
+        first, second, third = window.bridge.jobs()
+        assert window.progress.queue.count() == 3
+        window.bridge.cancel(second.id)
     assert second.state is JobState.CANCELLED
     qtbot.waitUntil(lambda: third.state is JobState.DONE, timeout=60000)
     assert first.state is JobState.DONE
