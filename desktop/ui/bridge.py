@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThread, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
 from desktop.engine.errors import EngineError, GenerationCancelled
@@ -206,15 +206,19 @@ class _ThumbnailSignals(QObject):
 
 
 class _ThumbnailTask(QRunnable):
-    def __init__(self, source: Path, cache_dir: Path, signals: _ThumbnailSignals) -> None:
+    def __init__(self, source: Path, cache_dir: Path, size: QSize, signals: _ThumbnailSignals) -> None:
         super().__init__()
-        self._source, self._cache_dir, self._signals = source, cache_dir, signals
+        self._source, self._cache_dir, self._size, self._signals = source, cache_dir, size, signals
 
     def run(self) -> None:
         from desktop.library.thumbnails import ensure_thumbnail
 
         try:
             image = QImage(str(ensure_thumbnail(self._source, self._cache_dir)))
+            # Scaled here, not on the UI thread: a burst of thumbnails must not stall scrolling.
+            image = image.scaled(
+                self._size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
         except Exception:  # unreadable or vanished file: the gallery shows a placeholder
             image = QImage()
         if image.isNull():
@@ -229,9 +233,10 @@ class ThumbnailLoader(QObject):
     ready = Signal(str, QImage)
     failed = Signal(str)
 
-    def __init__(self, cache_dir: Path, parent=None) -> None:
+    def __init__(self, cache_dir: Path, size: QSize, parent=None) -> None:
         super().__init__(parent)
         self._cache_dir = cache_dir
+        self._size = size
         self._pending: set[str] = set()
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(2)
@@ -244,7 +249,7 @@ class ThumbnailLoader(QObject):
         if key in self._pending:
             return
         self._pending.add(key)
-        self._pool.start(_ThumbnailTask(source, self._cache_dir, self._signals))
+        self._pool.start(_ThumbnailTask(source, self._cache_dir, self._size, self._signals))
 
     def wait(self) -> None:
         self._pool.clear()

@@ -150,10 +150,8 @@ class GalleryModel(QAbstractListModel):
         return mime
 
     def _thumbnail_ready(self, path: str, image: QImage) -> None:
-        # Scaled once here: a delegate draws a QPixmap at its own size, whatever the icon size.
-        self._pixmaps[path] = QPixmap.fromImage(image).scaled(
-            ICON_SIZE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
-        )
+        # Already scaled to ICON_SIZE by the loader (a delegate draws a QPixmap at its own size).
+        self._pixmaps[path] = QPixmap.fromImage(image)
         position = self._row_of_path.get(path)
         if position is not None:
             index = self.index(position)

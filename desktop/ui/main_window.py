@@ -20,7 +20,7 @@ from desktop.ui.bridge import GenerationBridge, JobState, ThumbnailLoader
 from desktop.ui.details_pane import DetailsPane
 from desktop.ui.edit_panel import EditPanel
 from desktop.ui.gallery_actions import GalleryActions
-from desktop.ui.gallery_model import GalleryModel
+from desktop.ui.gallery_model import ICON_SIZE, GalleryModel
 from desktop.ui.gallery_view import GalleryView
 from desktop.ui.progress_panel import ProgressPanel
 from desktop.ui.prompt_form import PromptForm
@@ -49,7 +49,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self._cached_models: list[str] = []
 
-        self.thumbnails = ThumbnailLoader(library.thumbnail_dir, self)
+        self.thumbnails = ThumbnailLoader(library.thumbnail_dir, ICON_SIZE, self)
         self.gallery_model = GalleryModel(library, self.thumbnails, self)
         self.form = PromptForm()
         self.progress = ProgressPanel()
