@@ -84,11 +84,11 @@ def scenario_gallery(app, settings, count: int = 1000) -> dict:
     home = scratch(f"gallery-{count}")
     fill_library(home, count, size=256)
     os.environ["DIFFUSION_STUDIO_HOME"] = str(home)
-    beat = Heartbeat()
-    beat.start()
     started = time.perf_counter()
     window = open_window(app, settings)
-    opened_s = time.perf_counter() - started
+    opened_s = time.perf_counter() - started  # opening has its own row (startup.py --gallery)
+    beat = Heartbeat()
+    beat.start()
     view = window.gallery.list
     bar = view.verticalScrollBar()
     # Scroll to the end a page at a time, as a user flicking through; new pages load as we go.
