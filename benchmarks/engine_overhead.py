@@ -25,8 +25,14 @@ def main() -> None:
     from desktop.engine.engine import Engine
     from desktop.engine.request import GenerationRequest
 
-    request = GenerationRequest(prompt="a red circle on a blue background", model=str(folder), width=args.size,
-                                height=args.size, steps=args.steps, seed=42)
+    request = GenerationRequest(
+        prompt="a red circle on a blue background",
+        model=str(folder),
+        width=args.size,
+        height=args.size,
+        steps=args.steps,
+        seed=42,
+    )
 
     # First against second generation: a fresh engine pays for loading once (torch and diffusers are
     # already imported here, by building the tiny model).
@@ -46,8 +52,14 @@ def main() -> None:
 
     def run_plain() -> float:
         started = time.perf_counter()
-        plain(prompt=request.prompt, width=args.size, height=args.size, num_inference_steps=args.steps,
-              guidance_scale=7.5, generator=torch.Generator("cpu").manual_seed(42))
+        plain(
+            prompt=request.prompt,
+            width=args.size,
+            height=args.size,
+            num_inference_steps=args.steps,
+            guidance_scale=7.5,
+            generator=torch.Generator("cpu").manual_seed(42),
+        )
         return time.perf_counter() - started
 
     def run_engine() -> float:
@@ -61,17 +73,23 @@ def main() -> None:
     for _ in range(args.runs):  # interleaved, so drift on the machine hits both alike
         plain_s.append(run_plain())
         engine_s.append(run_engine())
-    print(json.dumps({
-        "size": args.size, "steps": args.steps, "runs": args.runs,
-        "plain_diffusers_s_median": round(statistics.median(plain_s), 4),
-        "engine_s_median": round(statistics.median(engine_s), 4),
-        "ratio": round(statistics.median(engine_s) / statistics.median(plain_s), 3),
-        "first_generation_s": round(first_s, 3),
-        "first_load_s": first.timings["load_s"],
-        "second_generation_s": round(second_s, 3),
-        "second_load_s": second.timings["load_s"],
-        "torch_threads": torch.get_num_threads(),
-    }))
+    print(
+        json.dumps(
+            {
+                "size": args.size,
+                "steps": args.steps,
+                "runs": args.runs,
+                "plain_diffusers_s_median": round(statistics.median(plain_s), 4),
+                "engine_s_median": round(statistics.median(engine_s), 4),
+                "ratio": round(statistics.median(engine_s) / statistics.median(plain_s), 3),
+                "first_generation_s": round(first_s, 3),
+                "first_load_s": first.timings["load_s"],
+                "second_generation_s": round(second_s, 3),
+                "second_load_s": second.timings["load_s"],
+                "torch_threads": torch.get_num_threads(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

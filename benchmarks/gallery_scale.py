@@ -50,15 +50,19 @@ def main() -> None:
         latencies.append((time.perf_counter() - started) * 1000)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     window.close()
-    print(json.dumps({
-        "records": args.records,
-        "fill_library_s": round(fill_s, 1),
-        "window_open_s": round(open_s, 3),
-        "search_ms_median": round(statistics.median(latencies), 1),
-        "search_ms_max": round(max(latencies), 1),
-        "peak_rss_mb": round(rss_mb, 1),
-        "rss_before_window_mb": round(rss_before_mb, 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "records": args.records,
+                "fill_library_s": round(fill_s, 1),
+                "window_open_s": round(open_s, 3),
+                "search_ms_median": round(statistics.median(latencies), 1),
+                "search_ms_max": round(max(latencies), 1),
+                "peak_rss_mb": round(rss_mb, 1),
+                "rss_before_window_mb": round(rss_before_mb, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -38,7 +38,11 @@ def measure(torch, device: str, run, steps: int, repeats: int = 2) -> dict:
             torch.cuda.synchronize()
         times.append(time.perf_counter() - started)
     best = min(times)
-    return {"seconds": round(best, 3), "it_per_s": round(steps / best, 2), "peak_mb": round(peak_memory_mb(torch, device))}
+    return {
+        "seconds": round(best, 3),
+        "it_per_s": round(steps / best, 2),
+        "peak_mb": round(peak_memory_mb(torch, device)),
+    }
 
 
 def image_variants(torch, diffusers, folder: Path, device: str, compile_unet: bool):
@@ -50,7 +54,9 @@ def image_variants(torch, diffusers, folder: Path, device: str, compile_unet: bo
         return pipe
 
     def typed():
-        return diffusers.AutoPipelineForText2Image.from_pretrained(folder, dtype=dtype, local_files_only=True).to(device)
+        return diffusers.AutoPipelineForText2Image.from_pretrained(folder, dtype=dtype, local_files_only=True).to(
+            device
+        )
 
     def classic_attention():
         pipe = typed()
@@ -74,9 +80,12 @@ def image_variants(torch, diffusers, folder: Path, device: str, compile_unet: bo
         pipe.enable_model_cpu_offload()
         return pipe
 
-    variants = [("plain diffusers (fp32)", plain), (f"{'fp16' if device == 'cuda' else 'fp32'} + SDPA (app default)",
-                                                    typed),
-                ("classic attention (no SDPA)", classic_attention), ("channels_last", channels_last)]
+    variants = [
+        ("plain diffusers (fp32)", plain),
+        (f"{'fp16' if device == 'cuda' else 'fp32'} + SDPA (app default)", typed),
+        ("classic attention (no SDPA)", classic_attention),
+        ("channels_last", channels_last),
+    ]
     if compile_unet:
         variants.append(("torch.compile + channels_last", compiled))
     if device == "cuda":
@@ -103,16 +112,27 @@ def main() -> None:
     folder = args.model or tiny_text_to_image()
     size = args.size or (512 if not tiny else 128)
     prompt = "Sleek, minimalist sneaker crafted from ocean plastic with vibrant coral reef-inspired patterns"
-    report = {"device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu", "model": str(folder),
-              "tiny_model": tiny, "size": size, "steps": args.steps, "text_to_image": {}}
+    report = {
+        "device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu",
+        "model": str(folder),
+        "tiny_model": tiny,
+        "size": size,
+        "steps": args.steps,
+        "text_to_image": {},
+    }
 
     for name, build in image_variants(torch, diffusers, folder, device, args.compile or device == "cuda"):
         pipe = build()
         pipe.set_progress_bar_config(disable=True)
 
         def run(pipe=pipe):
-            pipe(prompt, width=size, height=size, num_inference_steps=args.steps,
-                 generator=torch.Generator("cpu").manual_seed(0))
+            pipe(
+                prompt,
+                width=size,
+                height=size,
+                num_inference_steps=args.steps,
+                generator=torch.Generator("cpu").manual_seed(0),
+            )
 
         report["text_to_image"][name] = measure(torch, device, run, args.steps)
         del pipe
@@ -125,19 +145,28 @@ def main() -> None:
 
     engine = Engine()
     request = GenerationRequest(prompt=prompt, model=str(folder), width=size, height=size, steps=args.steps, seed=0)
-    report["text_to_image"]["app engine (defaults)"] = measure(torch, device, lambda: engine.generate(request),
-                                                               args.steps)
+    report["text_to_image"]["app engine (defaults)"] = measure(
+        torch, device, lambda: engine.generate(request), args.steps
+    )
     engine.release()
 
     video_folder = args.video_model or (tiny_text_to_video() if tiny else None)
     if video_folder is not None:
         frames, video_size = (16, 256) if not tiny else (8, 64)
-        video = GenerationRequest(task=Task.TEXT_TO_VIDEO, prompt="A woman is wearing a smart watch for health "
-                                  "monitoring.", model=str(video_folder), width=video_size, height=video_size,
-                                  steps=args.steps, frames=frames, seed=0)
+        video = GenerationRequest(
+            task=Task.TEXT_TO_VIDEO,
+            prompt="A woman is wearing a smart watch for health monitoring.",
+            model=str(video_folder),
+            width=video_size,
+            height=video_size,
+            steps=args.steps,
+            frames=frames,
+            seed=0,
+        )
         engine = Engine()
         report["text_to_video (ModelScope recipe, app engine)"] = {
-            "frames": frames, "size": video_size,
+            "frames": frames,
+            "size": video_size,
             **measure(torch, device, lambda: engine.generate(video), args.steps, repeats=1),
         }
         engine.release()

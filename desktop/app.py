@@ -20,6 +20,14 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] in (["--version"], ["-V"]):
         print(f"diffusion-studio {__version__}")
         return 0
+    if argv[:1] in (["--install-desktop-entry"], ["--uninstall-desktop-entry"]):
+        from desktop import desktop_entry
+
+        install = argv[0] == "--install-desktop-entry"
+        paths = desktop_entry.install() if install else desktop_entry.uninstall()
+        verb = "installed" if install else "removed"
+        print(f"{verb} {len(paths)} files under {desktop_entry.data_home()}")
+        return 0
     from desktop.ui.application import run
 
     return run(argv)

@@ -6,10 +6,13 @@ from __future__ import annotations
 import logging
 import sys
 
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from desktop import __version__
 from desktop.library.settings import Settings, load_settings
+from desktop.resources import APP_ID, ICON_SVG
 
 
 def engine_factory(settings: Settings):
@@ -50,11 +53,20 @@ def run(argv: list[str]) -> int:
     app.setApplicationName("Diffusion Studio")
     app.setApplicationVersion(__version__)
     app.setOrganizationName("Diffusion Studio")
-    app.setDesktopFileName("diffusion-studio")
+    app.setDesktopFileName(APP_ID)
+    if ICON_SVG.exists():
+        app.setWindowIcon(QIcon(str(ICON_SVG)))
     try:
         window = create_window()
     except (OSError, RuntimeError) as exc:
         print(f"error: cannot open the library: {exc}", file=sys.stderr)
         return 1
     window.show()
+    if "--smoke-test" in argv:
+        # Packaging check: the window opened and painted; say so and leave.
+        def done() -> None:
+            print(f"window shown: {window.windowTitle()} {window.width()}x{window.height()}", flush=True)
+            window.close()
+
+        QTimer.singleShot(200, done)
     return app.exec()

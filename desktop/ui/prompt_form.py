@@ -40,7 +40,7 @@ from desktop.engine.request import (
     Task,
 )
 from desktop.engine.schedulers import SCHEDULERS
-from desktop.ui.resources import prompt_templates
+from desktop.resources import prompt_templates
 
 DIFFUSERS_PRESETS = (
     ("Square 256", 256, 256),
