@@ -37,11 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompt", required=True, help="what to draw")
     p.add_argument("--negative-prompt", default="", help="what to keep out of the image")
     p.add_argument("--backend", choices=[b.value for b in Backend], default=Backend.DIFFUSERS.value)
-    p.add_argument("--model", default="", help="diffusers folder or Hugging Face id; OpenAI model name")
+    p.add_argument("--model", default="", help="diffusers folder, Hugging Face id, or demo (the default); OpenAI model")
     p.add_argument("--width", type=int, help="pixels (diffusers: multiple of 8, default 512)")
     p.add_argument("--height", type=int, help="pixels (diffusers: multiple of 8, default 512)")
-    p.add_argument("--steps", type=int, default=25)
-    p.add_argument("--guidance", type=float, default=7.5)
+    p.add_argument("--steps", type=int, help="default 25 (the demo model: 20)")
+    p.add_argument("--guidance", type=float, help="default 7.5 (the demo model: 5)")
     p.add_argument("--seed", type=int, help="default: random, and always recorded")
     p.add_argument("--count", type=int, default=1, help="images to make (1-8)")
     p.add_argument("--scheduler", choices=sorted(SCHEDULERS), help="default: the model's own")
@@ -79,16 +79,22 @@ def _extend(text: str) -> tuple[int, int, int, int]:
 
 
 def _request(args: argparse.Namespace) -> GenerationRequest:
+    from desktop.demo import DEMO_DEFAULTS, DEMO_MODEL
+
+    model = args.model
+    if not model and args.backend == Backend.DIFFUSERS.value:
+        model = DEMO_MODEL  # nothing configured: the built-in demo model
+    demo = model == DEMO_MODEL
     return GenerationRequest(
         task=Task(args.task),
         prompt=args.prompt,
         negative_prompt=args.negative_prompt,
         backend=Backend(args.backend),
-        model=args.model,
+        model=model,
         width=args.width,
         height=args.height,
-        steps=args.steps,
-        guidance=args.guidance,
+        steps=args.steps if args.steps is not None else (DEMO_DEFAULTS["steps"] if demo else 25),
+        guidance=args.guidance if args.guidance is not None else (DEMO_DEFAULTS["guidance"] if demo else 7.5),
         seed=args.seed,
         count=args.count,
         scheduler=args.scheduler,
@@ -160,6 +166,8 @@ def _run(args: argparse.Namespace, request: GenerationRequest) -> int:
     engine = Engine(runtime=runtime, openai=openai)
     with _ProgressBar(request) as bar:
         result = engine.generate(request, on_progress=bar.update)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
     library = Library(args.library)
     try:
         saved = library.save(result)

@@ -13,6 +13,7 @@ from pathlib import Path
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 ICON_SVG = RESOURCES / "icons" / "diffusion-studio.svg"
 APP_ID = "io.github.diffusionstudio.DiffusionStudio"
+DEMO_MODEL_DIR = RESOURCES / "models" / "demo"
 
 
 def icon_png(size: int) -> Path:

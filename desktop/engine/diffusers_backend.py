@@ -104,21 +104,18 @@ class DiffusersBackend:
             images=items,
             device=device,
             timings={"load_s": round(load_s, 4), "generate_s": round(time.perf_counter() - started, 4)},
+            notes=vocabulary_notes(pipe, request),
         )
 
     def _images(self, pipe, request: GenerationRequest, seeds: list[int], steps: _StepReporter):
         torch = lazy_imports.torch()
         output = pipe(
-            prompt=request.prompt,
-            negative_prompt=request.negative_prompt or None,
             width=request.width,
             height=request.height,
-            num_inference_steps=request.steps,
-            guidance_scale=request.guidance,
             num_images_per_prompt=request.count,
             # CPU generators: the same seed gives the same noise whatever the device.
             generator=[torch.Generator("cpu").manual_seed(seed) for seed in seeds],
-            **steps.callback_kwargs(pipe),
+            **_shared_arguments(pipe, request, steps),
         )
         return [
             GeneratedImage(image=img, seed=seed, index=i)
@@ -135,14 +132,10 @@ class DiffusersBackend:
             mask = inputs.mask if inputs.mask.size == size else inputs.mask.resize(size, Image.Resampling.NEAREST)
             kwargs.update(mask_image=mask, width=request.width, height=request.height)
         output = pipe(
-            prompt=request.prompt,
-            negative_prompt=request.negative_prompt or None,
-            num_inference_steps=request.steps,
-            guidance_scale=request.guidance,
             num_images_per_prompt=request.count,
             generator=[torch.Generator("cpu").manual_seed(seed) for seed in seeds],
             **kwargs,
-            **steps.callback_kwargs(pipe),
+            **_shared_arguments(pipe, request, steps),
         )
         # The model's pixels are not the original's even where it kept them: paste the original back.
         return [
@@ -176,15 +169,11 @@ class DiffusersBackend:
         torch = lazy_imports.torch()
         steps.video_index = index
         output = pipe(
-            prompt=request.prompt,
-            negative_prompt=request.negative_prompt or None,
             width=request.width,
             height=request.height,
             num_frames=request.frames,
-            num_inference_steps=request.steps,
-            guidance_scale=request.guidance,
             generator=torch.Generator("cpu").manual_seed(seed),
-            **steps.callback_kwargs(pipe),
+            **_shared_arguments(pipe, request, steps),
         )
         frames = frames_to_pil(output.frames)[0]
         return GeneratedImage(image=frames[0], seed=seed, index=index, frames=frames, fps=request.fps)
@@ -306,6 +295,17 @@ class _StepReporter:
         )
 
 
+def _shared_arguments(pipe, request: GenerationRequest, steps: _StepReporter) -> dict:
+    """What every task passes the same way: prompts, steps, guidance, the step callback."""
+    return {
+        "prompt": request.prompt,
+        "negative_prompt": request.negative_prompt or None,
+        "num_inference_steps": request.steps,
+        "guidance_scale": request.guidance,
+        **steps.callback_kwargs(pipe),
+    }
+
+
 def _is_pipeline_for(pipe, auto_class) -> bool:
     """True if pipe already is the kind of pipeline auto_class would make from it."""
     name = type(pipe).__name__
@@ -314,6 +314,27 @@ def _is_pipeline_for(pipe, auto_class) -> bool:
     if auto_class.__name__ == "AutoPipelineForInpainting":
         return "Inpaint" in name
     return "Img2Img" not in name and "Inpaint" not in name
+
+
+def vocabulary_notes(pipe, request: GenerationRequest) -> list[str]:
+    """Words the model's tokenizer maps to its unknown token (word-level vocabularies like the demo's)."""
+    tokenizer = getattr(pipe, "tokenizer", None)
+    unk = getattr(tokenizer, "unk_token_id", None)
+    if tokenizer is None or unk is None:
+        return []
+    unknown = []
+    for word in request.prompt.split():
+        ids = tokenizer(word, add_special_tokens=False).input_ids
+        if unk in ids and word.lower() not in unknown:
+            unknown.append(word.lower())
+    if not unknown:
+        return []
+    from desktop.demo import DEMO_MODEL
+
+    known = " (it knows simple shapes, colours, sizes and positions)" if request.model == DEMO_MODEL else ""
+    plural = "s" if len(unknown) > 1 else ""
+    return [f"this model does not know the word{plural} {', '.join(unknown)} and ignored {'them' if plural else 'it'}"
+            f"{known}."]
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:

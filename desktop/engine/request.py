@@ -221,8 +221,11 @@ def _validate_diffusers(request: GenerationRequest) -> GenerationRequest:
         raise ValidationError(
             "model", "model is not set: give a diffusers model folder or a Hugging Face id (org/name)."
         )
-    width = DEFAULT_DIFFUSERS_SIZE if request.width is None else request.width
-    height = DEFAULT_DIFFUSERS_SIZE if request.height is None else request.height
+    from desktop.demo import DEMO_DEFAULTS, DEMO_MODEL
+
+    default = DEMO_DEFAULTS["width"] if request.model.strip() == DEMO_MODEL else DEFAULT_DIFFUSERS_SIZE
+    width = default if request.width is None else request.width
+    height = default if request.height is None else request.height
     for field, value in (("width", width), ("height", height)):
         if not SIZE_MIN <= value <= SIZE_MAX or value % SIZE_MULTIPLE:
             raise ValidationError(

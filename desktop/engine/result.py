@@ -52,3 +52,5 @@ class GenerationResult:
     images: list[GeneratedImage]
     device: str
     timings: dict[str, float] = field(default_factory=dict)  # load_s, generate_s
+    # Things the user should know that did not stop the run (words a model does not know, ...).
+    notes: list[str] = field(default_factory=list)

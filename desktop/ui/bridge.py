@@ -188,7 +188,7 @@ class GenerationBridge(QThread):
             raise GenerationCancelled()
         saved = library.save(result)
         self.engine_status.emit(result.device, engine.diffusers.loaded_model or "")
-        job.state = JobState.DONE
+        job.state, job.message = JobState.DONE, " ".join(result.notes)
         self.finished_job.emit(job.id, [item.row.id for item in saved])
         self._emit_state(job)
 

@@ -11,11 +11,13 @@ from PySide6.QtGui import QAction, QCloseEvent, QImage, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QScrollArea, QSplitter, QTabWidget
 
 from desktop import __version__
+from desktop.demo import DEMO_LABEL, DEMO_MODEL
 from desktop.engine.errors import ValidationError
 from desktop.engine.request import Backend, GenerationRequest, Task, validate
 from desktop.library.history import HistoryRow
 from desktop.library.settings import Settings, save_settings
 from desktop.library.store import Library
+from desktop.resources import DEMO_MODEL_DIR
 from desktop.ui.bridge import GenerationBridge, JobState, ThumbnailLoader
 from desktop.ui.details_pane import DetailsPane
 from desktop.ui.edit_panel import EditPanel
@@ -32,6 +34,15 @@ WELCOME = (
     "or type its path in <i>Model</i>.</li>"
     "<li><b>An OpenAI API key</b>: <i>Settings → OpenAI</i>, then choose the OpenAI backend.</li></ul>"
     "<p>Then write a prompt, or pick one under <i>Templates</i>, and press <b>Generate</b> (Ctrl+Enter).</p>"
+)
+
+
+DEMO_WELCOME = (
+    "<h2>Welcome to Diffusion Studio</h2>"
+    "<p>The built-in <b>demo model</b> is selected: a small model trained on simple pictures, so you can "
+    "try everything offline, on any computer. Try <i>a red circle on a blue background</i> or <i>a small "
+    "yellow triangle on the left on a black background</i>, then press <b>Generate</b> (Ctrl+Enter).</p>"
+    "<p>For real pictures, add a diffusers model folder or an OpenAI key in <i>Settings</i>.</p>"
 )
 
 
@@ -87,6 +98,8 @@ class MainWindow(QMainWindow):
         self.form.set_recent_prompts(settings.recent_prompts)
         self.form.set_models(self._model_choices([]))
         self.form.restore(settings.last_form)
+        if not settings.last_form and self._model_choices([])[:1] == [DEMO_MODEL]:
+            self.form.use_demo()  # a fresh install: the built-in model, ready to go
         self._show_idle_message()
         # Scanning the Hugging Face cache touches the disk: do it after the first paint.
         QTimer.singleShot(0, self._scan_cached_models)
@@ -239,6 +252,8 @@ class MainWindow(QMainWindow):
         if state is JobState.FAILED:
             self.form.show_error(message)
             self.statusBar().showMessage(f"Job #{job_id} failed.", 8000)
+        elif state is JobState.DONE and message:
+            self.statusBar().showMessage(f"Note: {message[:1].upper()}{message[1:]}", 15000)
         elif state is JobState.CANCELLED:
             self.statusBar().showMessage(f"Job #{job_id} cancelled; nothing was saved.", 5000)
         self._update_busy()
@@ -288,7 +303,8 @@ class MainWindow(QMainWindow):
     # --- settings --------------------------------------------------------------------------
 
     def _model_choices(self, cached: list[str]) -> list[str]:
-        return list(dict.fromkeys([*self.settings.model_folders, *cached]))
+        demo = [DEMO_MODEL] if (DEMO_MODEL_DIR / "model_index.json").is_file() else []
+        return list(dict.fromkeys([*demo, *self.settings.model_folders, *cached]))
 
     def _scan_cached_models(self) -> None:
         from desktop.engine.models import cached_pipelines
@@ -305,7 +321,9 @@ class MainWindow(QMainWindow):
 
     def _show_idle_message(self) -> None:
         has_local = bool(self._model_choices(self._cached_models)) or bool(self.form.model.currentText().strip())
-        if self.gallery_model.rowCount() == 0 and not has_local:
+        if self.gallery_model.rowCount() == 0 and self.form.model.currentText() == DEMO_LABEL:
+            self.progress.show_message(DEMO_WELCOME)
+        elif self.gallery_model.rowCount() == 0 and not has_local:
             self.progress.show_message(WELCOME)
         elif self.gallery_model.rowCount() == 0:
             self.progress.show_message(

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.demo import DEMO_DEFAULTS, DEMO_LABEL, DEMO_MODEL
 from desktop.engine.openai_models import DEFAULT_OPENAI_MODEL, OPENAI_MODELS
 from desktop.engine.request import (
     COUNT_MAX,
@@ -201,6 +202,7 @@ class PromptForm(QWidget):
         self.random_seed.toggled.emit(True)
         self.reuse_seed.clicked.connect(self._reuse_last_seed)
         self.browse.clicked.connect(self._browse_model)
+        self.model.activated.connect(self._model_chosen)
         self.generate_button.clicked.connect(self.generate_requested)
         self.cancel_button.clicked.connect(self.cancel_requested)
 
@@ -253,7 +255,8 @@ class PromptForm(QWidget):
     def _fill_models(self, names: list[str], current: str) -> None:
         self.model.blockSignals(True)
         self.model.clear()
-        self.model.addItems(names)
+        self.model.addItems([DEMO_LABEL if name == DEMO_MODEL else name for name in names])
+        current = DEMO_LABEL if current == DEMO_MODEL else current
         self.model.setEditText(current or (names[0] if names else ""))
         self.model.blockSignals(False)
         self._model_changed()
@@ -315,6 +318,17 @@ class PromptForm(QWidget):
             self.width.setValue(width)
             self.height.setValue(height)
 
+    def _model_chosen(self) -> None:
+        """The user picked a model: the demo model gets the settings it was trained for."""
+        if self.model.currentText() == DEMO_LABEL:
+            self.use_demo()
+
+    def use_demo(self) -> None:
+        self.model.setEditText(DEMO_LABEL)
+        self.set_size(DEMO_DEFAULTS["width"], DEMO_DEFAULTS["height"])
+        self.steps.setValue(DEMO_DEFAULTS["steps"])
+        self.guidance.setValue(DEMO_DEFAULTS["guidance"])
+
     def _browse_model(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose a diffusers model folder (it holds model_index.json)")
         if folder:
@@ -369,7 +383,7 @@ class PromptForm(QWidget):
             prompt=self.prompt.toPlainText(),
             negative_prompt=self.negative_prompt.toPlainText().strip(),
             backend=self.backend_value,
-            model=self.model.currentText().strip(),
+            model=DEMO_MODEL if self.model.currentText() == DEMO_LABEL else self.model.currentText().strip(),
             # A local edit takes its size from the picture.
             width=None if edit else self.width.value(),
             height=None if edit else self.height.value(),
@@ -392,7 +406,7 @@ class PromptForm(QWidget):
         self.frames.setValue(request.frames)
         self.fps.setValue(request.fps)
         self.backend.setCurrentIndex(max(self.backend.findData(request.backend.value), 0))
-        self.model.setEditText(request.model)
+        self.model.setEditText(DEMO_LABEL if request.model == DEMO_MODEL else request.model)
         if request.width and request.height:
             self.set_size(request.width, request.height)
         self.steps.setValue(request.steps)
