@@ -80,10 +80,11 @@ def _extend(text: str) -> tuple[int, int, int, int]:
 
 def _request(args: argparse.Namespace) -> GenerationRequest:
     from desktop.demo import DEMO_DEFAULTS, DEMO_MODEL
+    from desktop.resources import DEMO_MODEL_DIR
 
     model = args.model
-    if not model and args.backend == Backend.DIFFUSERS.value:
-        model = DEMO_MODEL  # nothing configured: the built-in demo model
+    if not model and args.backend == Backend.DIFFUSERS.value and (DEMO_MODEL_DIR / "model_index.json").is_file():
+        model = DEMO_MODEL  # nothing configured: the built-in demo model, where it is installed
     demo = model == DEMO_MODEL
     return GenerationRequest(
         task=Task(args.task),

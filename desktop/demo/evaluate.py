@@ -15,8 +15,9 @@ from desktop.demo.shapes import PALETTE, SHAPES, classify
 TARGETS = {"color": 0.85, "background": 0.95, "shape": 0.70}
 
 
-def evaluate(model: str = DEMO_MODEL, steps: int | None = None, guidance: float | None = None,
-             seed: int = 0, engine=None) -> dict:
+def evaluate(
+    model: str = DEMO_MODEL, steps: int | None = None, guidance: float | None = None, seed: int = 0, engine=None
+) -> dict:
     from desktop.engine.engine import Engine
     from desktop.engine.request import GenerationRequest
 
@@ -25,8 +26,14 @@ def evaluate(model: str = DEMO_MODEL, steps: int | None = None, guidance: float 
     for color in PALETTE:
         for shape in SHAPES:
             request = GenerationRequest(
-                prompt=f"a {color} {shape} on a gray background", model=model, steps=steps or DEMO_DEFAULTS["steps"],
-                guidance=DEMO_DEFAULTS["guidance"] if guidance is None else guidance, seed=seed, count=2,
+                prompt=f"a {color} {shape} on a gray background",
+                model=model,
+                steps=steps or DEMO_DEFAULTS["steps"],
+                width=DEMO_DEFAULTS["width"],
+                height=DEMO_DEFAULTS["height"],
+                guidance=DEMO_DEFAULTS["guidance"] if guidance is None else guidance,
+                seed=seed,
+                count=2,
             )
             for image in engine.generate(request).images:
                 seen = classify(image.image)
@@ -37,9 +44,11 @@ def evaluate(model: str = DEMO_MODEL, steps: int | None = None, guidance: float 
         "color": round(sum(r["seen"]["color"] == r["color"] for r in rows) / n, 3),
         "background": round(sum(r["seen"]["background"] == "gray" for r in rows) / n, 3),
         "shape": round(sum(r["seen"]["shape"] == r["shape"] for r in rows) / n, 3),
-        "misses": [f"{r['color']} {r['shape']} (seed {r['seed']}) -> {r['seen']}" for r in rows
-                   if (r["seen"]["color"], r["seen"]["shape"], r["seen"]["background"]) != (r["color"], r["shape"],
-                                                                                          "gray")],
+        "misses": [
+            f"{r['color']} {r['shape']} (seed {r['seed']}) -> {r['seen']}"
+            for r in rows
+            if (r["seen"]["color"], r["seen"]["shape"], r["seen"]["background"]) != (r["color"], r["shape"], "gray")
+        ],
     }
 
 

@@ -25,17 +25,20 @@ MAX_TOKENS = 77
 
 
 def build_tokenizer():
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
     vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1, "[UNK]": 2}
     for word in VOCABULARY:
         if word not in SYNONYMS:
-            vocab[word] = len(set(vocab.values()))
-    for word, same in SYNONYMS.items():
-        vocab[word] = vocab[same]  # "grey" and "gray" are one token
+            vocab[word] = len(vocab)
     core = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    core.normalizer = normalizers.Lowercase()
+    # Synonyms are rewritten before lookup ("grey" -> "gray"): a WordLevel vocabulary in which two
+    # words share an id silently drops one of them to [UNK].
+    core.normalizer = normalizers.Sequence(
+        [normalizers.Lowercase()]
+        + [normalizers.Replace(Regex(rf"\b{word}\b"), same) for word, same in SYNONYMS.items()]
+    )
     core.pre_tokenizer = pre_tokenizers.Whitespace()
     core.post_processor = processors.TemplateProcessing(
         single="<|startoftext|> $A <|endoftext|>", special_tokens=[("<|startoftext|>", 0), ("<|endoftext|>", 1)]

@@ -333,8 +333,10 @@ def vocabulary_notes(pipe, request: GenerationRequest) -> list[str]:
 
     known = " (it knows simple shapes, colours, sizes and positions)" if request.model == DEMO_MODEL else ""
     plural = "s" if len(unknown) > 1 else ""
-    return [f"this model does not know the word{plural} {', '.join(unknown)} and ignored {'them' if plural else 'it'}"
-            f"{known}."]
+    return [
+        f"this model does not know the word{plural} {', '.join(unknown)} and ignored {'them' if plural else 'it'}"
+        f"{known}."
+    ]
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QScrollArea, QSplitter, QTabW
 from desktop import __version__
 from desktop.demo import DEMO_LABEL, DEMO_MODEL
 from desktop.engine.errors import ValidationError
-from desktop.engine.request import Backend, GenerationRequest, Task, validate
+from desktop.engine.request import GenerationRequest, Task, validate
 from desktop.library.history import HistoryRow
 from desktop.library.settings import Settings, save_settings
 from desktop.library.store import Library
@@ -377,10 +377,6 @@ class MainWindow(QMainWindow):
         self.library.empty_trash()
         self.library.close()
         event.accept()
-
-    @property
-    def openai_selected(self) -> bool:
-        return self.form.backend_value is Backend.OPENAI
 
 
 PICTURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}

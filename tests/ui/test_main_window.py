@@ -41,12 +41,13 @@ def test_the_window_paints_without_importing_torch_diffusers_transformers_or_ope
     assert result.stdout.splitlines()[-1] == "[]"
 
 
-def test_first_run_without_models_says_what_to_do(make_window):
+def test_without_any_model_the_first_run_says_what_to_do(make_window, monkeypatch, tmp_path):
     from desktop.library.settings import Settings
 
+    monkeypatch.setattr("desktop.ui.main_window.DEMO_MODEL_DIR", tmp_path / "no-demo")
     window = make_window(Settings())
     assert "Welcome to Diffusion Studio" in window.progress.preview.text()
-    assert "Settings" in window.progress.preview.text()
+    assert "Settings" in window.progress.preview.text() and window.form.model.currentText() == ""
 
 
 def test_generate_shows_previews_then_lands_in_the_gallery_and_details(qtbot, window, tiny_model, isolated_home):
