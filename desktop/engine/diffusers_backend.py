@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -323,7 +324,7 @@ def vocabulary_notes(pipe, request: GenerationRequest) -> list[str]:
     if tokenizer is None or unk is None:
         return []
     unknown = []
-    for word in request.prompt.split():
+    for word in re.findall(r"[\w'-]+", request.prompt):
         ids = tokenizer(word, add_special_tokens=False).input_ids
         if unk in ids and word.lower() not in unknown:
             unknown.append(word.lower())
