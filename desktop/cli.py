@@ -85,7 +85,9 @@ def _request(args: argparse.Namespace) -> GenerationRequest:
     model = args.model
     if not model and args.backend == Backend.DIFFUSERS.value and (DEMO_MODEL_DIR / "model_index.json").is_file():
         model = DEMO_MODEL  # nothing configured: the built-in demo model, where it is installed
-    demo = model == DEMO_MODEL
+    # Flags given win; otherwise the demo model's own defaults, otherwise the request's.
+    sampling = {k: v for k, v in DEMO_DEFAULTS.items() if k in ("steps", "guidance")} if model == DEMO_MODEL else {}
+    sampling.update({k: v for k, v in (("steps", args.steps), ("guidance", args.guidance)) if v is not None})
     return GenerationRequest(
         task=Task(args.task),
         prompt=args.prompt,
@@ -94,8 +96,6 @@ def _request(args: argparse.Namespace) -> GenerationRequest:
         model=model,
         width=args.width,
         height=args.height,
-        steps=args.steps if args.steps is not None else (DEMO_DEFAULTS["steps"] if demo else 25),
-        guidance=args.guidance if args.guidance is not None else (DEMO_DEFAULTS["guidance"] if demo else 7.5),
         seed=args.seed,
         count=args.count,
         scheduler=args.scheduler,
@@ -107,6 +107,7 @@ def _request(args: argparse.Namespace) -> GenerationRequest:
         mask=args.mask,
         strength=args.strength,
         extend=args.extend,
+        **sampling,
     )
 
 
@@ -120,9 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args, request)
     except (UsageError, ValidationError) as exc:
         return _fail(str(exc), EXIT_INVALID, debug)
-    except GenerationCancelled:
-        return _fail("cancelled; nothing was saved.", EXIT_CANCELLED, debug)
-    except KeyboardInterrupt:
+    except (GenerationCancelled, KeyboardInterrupt):
         return _fail("cancelled; nothing was saved.", EXIT_CANCELLED, debug)
     except EngineError as exc:
         return _fail(str(exc), EXIT_FAILED, debug)
