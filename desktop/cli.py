@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, help="pixels (diffusers: multiple of 8, default 512)")
     p.add_argument("--height", type=int, help="pixels (diffusers: multiple of 8, default 512)")
     p.add_argument("--steps", type=int, help="default 25 (the demo model: 20)")
-    p.add_argument("--guidance", type=float, help="default 7.5 (the demo model: 5)")
+    p.add_argument("--guidance", type=float, help="default 7.5 (the demo model: 2)")
     p.add_argument("--seed", type=int, help="default: random, and always recorded")
     p.add_argument("--count", type=int, default=1, help="images to make (1-8)")
     p.add_argument("--scheduler", choices=sorted(SCHEDULERS), help="default: the model's own")

@@ -54,6 +54,23 @@ def test_generates_pngs_prints_paths_and_copies_to_output(capsys, tiny_model, is
     assert len([p for p in every_file(isolated_home) if p.suffix == ".png"]) == 2
 
 
+def test_with_no_model_given_the_built_in_demo_model_draws_the_prompt(capsys, isolated_home):
+    from desktop.demo.shapes import classify
+
+    code = main(["--prompt", "a red circle on a blue background", "--seed", "1"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    image = Image.open(out.splitlines()[0])
+    assert image.size == (64, 64)
+    seen = classify(image)
+    assert (seen["color"], seen["background"]) == ("red", "blue")
+    # Words it was not trained on are named, and it still runs.
+    code = main(["--prompt", "a red sneaker on a blue background", "--seed", "1"])
+    out, err = capsys.readouterr()
+    assert code == 0 and len(out.splitlines()) == 1
+    assert "does not know the word sneaker" in err
+
+
 def test_json_lines_carry_what_scripts_need(capsys, tiny_model):
     code, out, _ = run_cli(
         capsys,

@@ -69,13 +69,8 @@ class DiffusersBackend:
         cancel = cancel or threading.Event()
         folder = resolve_model(request.model, self.hf_cache_dir)
         self._check_task(folder, request)
-        device, dtype = pick_device(self.options.device)
         video = request.task.makes_video
-        key = (folder, device, str(dtype), self.options, video)
-        pipe, load_s = self._cache.get(key, lambda: self._load(folder, device, dtype, video))
-        if load_s:
-            self._original_scheduler = pipe.scheduler
-            self._derived = {}
+        pipe, device, load_s = self._loaded(folder, video)
         pipe = self._pipeline_for(request, pipe, folder)
         pipe.scheduler = (
             make_scheduler(request.scheduler, self._original_scheduler.config)
@@ -107,6 +102,21 @@ class DiffusersBackend:
             timings={"load_s": round(load_s, 4), "generate_s": round(time.perf_counter() - started, 4)},
             notes=vocabulary_notes(pipe, request),
         )
+
+    def prepare(self, model: str) -> str:
+        """Load model for text-to-image now, so that the first generation does not wait for it (the
+        app warms the demo model up while the user types). Returns the device it is on."""
+        return self._loaded(resolve_model(model, self.hf_cache_dir), video=False)[1]
+
+    def _loaded(self, folder: Path, video: bool):
+        """(pipeline, device, seconds spent loading it: 0 when it already was)."""
+        device, dtype = pick_device(self.options.device)
+        key = (folder, device, str(dtype), self.options, video)
+        pipe, load_s = self._cache.get(key, lambda: self._load(folder, device, dtype, video))
+        if load_s:
+            self._original_scheduler = pipe.scheduler
+            self._derived = {}
+        return pipe, device, load_s
 
     def _images(self, pipe, request: GenerationRequest, seeds: list[int], steps: _StepReporter):
         torch = lazy_imports.torch()

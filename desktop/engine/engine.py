@@ -36,6 +36,10 @@ class Engine:
         backend = self.openai if request.backend is Backend.OPENAI else self.diffusers
         return backend.generate(request, on_progress, cancel)
 
+    def prepare(self, model: str) -> str:
+        """Load a diffusers model ahead of its first request; returns its device."""
+        return self.diffusers.prepare(model)
+
     def release(self) -> None:
         """Free the loaded pipeline and its GPU memory."""
         self.diffusers.release()

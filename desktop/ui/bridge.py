@@ -79,6 +79,7 @@ class GenerationBridge(QThread):
         self._ids = itertools.count(1)
         self._cond = threading.Condition()
         self._stopping = False
+        self._warm_up_model: str | None = None
 
     # --- UI thread -------------------------------------------------------------------------
 
@@ -125,6 +126,15 @@ class GenerationBridge(QThread):
         with self._cond:
             self._jobs = {i: j for i, j in self._jobs.items() if j.active}
 
+    def warm_up(self, model: str) -> None:
+        """Import torch and diffusers and load model while the queue is idle, so that the first
+        generation starts at once. Failures are left for that generation to report."""
+        with self._cond:
+            self._warm_up_model = model
+            self._cond.notify()
+        if not self.isRunning():
+            self.start()
+
     def reset_engine(self, engine_factory: Callable[[], object]) -> None:
         """New settings: the next job builds a fresh engine (the old pipeline is released first)."""
         with self._cond:
@@ -147,17 +157,22 @@ class GenerationBridge(QThread):
         try:
             while True:
                 with self._cond:
-                    while not self._queue and not self._stopping:
+                    while not self._queue and not self._stopping and self._warm_up_model is None:
                         self._cond.wait()
                     if self._stopping:
                         return
-                    job = self._queue.popleft()
-                    job.state = JobState.RUNNING
+                    job = self._queue.popleft() if self._queue else None
+                    warm_up, self._warm_up_model = self._warm_up_model, None
+                    if job is not None:
+                        job.state = JobState.RUNNING
                     if self._engine_stale and engine is not None:
                         engine.release()
                         engine = None
                     self._engine_stale = False
                     factory = self._engine_factory
+                if job is None:
+                    engine = self._warm_up(engine, factory, warm_up)
+                    continue
                 self._emit_state(job)
                 try:
                     # Built here, on first use: torch and diffusers are imported off the UI thread.
@@ -176,6 +191,14 @@ class GenerationBridge(QThread):
                 engine.release()
             if library is not None:
                 library.close()
+
+    def _warm_up(self, engine, factory, model: str):
+        try:
+            engine = engine or factory()
+            self.engine_status.emit(engine.prepare(model), model)
+        except Exception:  # the first generation with this model says what is wrong, in the form
+            log.info("warming up %s failed", model, exc_info=True)
+        return engine
 
     def _run_job(self, job: Job, engine, library) -> None:
         def on_progress(p) -> None:

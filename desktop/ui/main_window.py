@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QScrollArea, QSplitter, QTabW
 from desktop import __version__
 from desktop.demo import DEMO_LABEL, DEMO_MODEL
 from desktop.engine.errors import ValidationError
-from desktop.engine.request import GenerationRequest, Task, validate
+from desktop.engine.request import Backend, GenerationRequest, Task, validate
 from desktop.library.history import HistoryRow
 from desktop.library.settings import Settings, save_settings
 from desktop.library.store import Library
@@ -36,6 +36,9 @@ WELCOME = (
     "<p>Then write a prompt, or pick one under <i>Templates</i>, and press <b>Generate</b> (Ctrl+Enter).</p>"
 )
 
+
+# After the first paint, so that importing torch on the worker thread does not delay it.
+WARM_UP_AFTER_MS = 300
 
 DEMO_WELCOME = (
     "<h2>Welcome to Diffusion Studio</h2>"
@@ -98,11 +101,12 @@ class MainWindow(QMainWindow):
         self.form.set_recent_prompts(settings.recent_prompts)
         self.form.set_models(self._model_choices([]))
         self.form.restore(settings.last_form)
-        if not settings.last_form and self._model_choices([])[:1] == [DEMO_MODEL]:
-            self.form.use_demo()  # a fresh install: the built-in model, ready to go
+        if not settings.last_form and self._model_choices([]) == [DEMO_MODEL]:
+            self.form.use_demo()  # nothing else configured (a fresh install): the built-in model, ready to go
         self._show_idle_message()
         # Scanning the Hugging Face cache touches the disk: do it after the first paint.
         QTimer.singleShot(0, self._scan_cached_models)
+        QTimer.singleShot(WARM_UP_AFTER_MS, self._warm_up_demo)
 
     # --- construction ----------------------------------------------------------------------
 
@@ -303,8 +307,15 @@ class MainWindow(QMainWindow):
     # --- settings --------------------------------------------------------------------------
 
     def _model_choices(self, cached: list[str]) -> list[str]:
+        # The demo comes last: a model the user added is the one they mean to use.
         demo = [DEMO_MODEL] if (DEMO_MODEL_DIR / "model_index.json").is_file() else []
-        return list(dict.fromkeys([*demo, *self.settings.model_folders, *cached]))
+        return list(dict.fromkeys([*self.settings.model_folders, *cached, *demo]))
+
+    def _warm_up_demo(self) -> None:
+        """The demo model is small (a second to import and load): have it ready by the first click.
+        Big models are loaded by their first generation, not on every start."""
+        if self.form.backend_value is Backend.DIFFUSERS and self.form.model.currentText() == DEMO_LABEL:
+            self.bridge.warm_up(DEMO_MODEL)
 
     def _scan_cached_models(self) -> None:
         from desktop.engine.models import cached_pipelines

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from PIL import Image
 from PySide6.QtCore import Qt
 
 from desktop.ui.bridge import JobState
@@ -31,8 +32,7 @@ def test_the_window_paints_without_importing_torch_diffusers_transformers_or_ope
         "from desktop.ui.application import create_window\n"
         "window = create_window()\n"
         "window.show()\n"
-        "window.repaint()\n"
-        "app.processEvents()\n"
+        "window.repaint()\n"  # painted; the demo model's warm-up (which imports torch) comes later
         "print(sorted(m for m in ('torch', 'diffusers', 'transformers', 'openai') if m in sys.modules))\n"
         "window.close()\n"
     )
@@ -48,6 +48,35 @@ def test_without_any_model_the_first_run_says_what_to_do(make_window, monkeypatc
     window = make_window(Settings())
     assert "Welcome to Diffusion Studio" in window.progress.preview.text()
     assert "Settings" in window.progress.preview.text() and window.form.model.currentText() == ""
+
+
+def test_a_fresh_install_selects_the_demo_model_and_it_draws_what_the_prompt_says(qtbot, make_window):
+    from desktop.demo.shapes import classify
+    from desktop.library.settings import Settings
+    from desktop.ui.main_window import DEMO_WELCOME
+
+    window = make_window(Settings())
+    form = window.form
+    assert form.model.currentText() == "Demo (built-in)"
+    assert (form.width.value(), form.height.value(), form.steps.value()) == (64, 64, 20)
+    assert window.progress.preview.text() == DEMO_WELCOME
+    # While the user types, the model is loaded on the worker thread: the click does not wait for it.
+    qtbot.waitUntil(lambda: window.device_label.text() == "Device: cpu · demo", timeout=60000)
+    form.prompt.setPlainText("a red circle on a blue background")
+    form.random_seed.setChecked(False)
+    form.seed.setText("1")
+    with qtbot.waitSignal(window.bridge.finished_job, timeout=60000) as finished:
+        qtbot.mouseClick(form.generate_button, Qt.MouseButton.LeftButton)
+    row = window.library.db.get(finished.args[1][0])
+    assert row.timings["load_s"] == 0
+    seen = classify(Image.open(window.library.absolute(row)))
+    assert (seen["color"], seen["background"]) == ("red", "blue")
+
+
+def test_a_model_the_user_added_comes_before_the_demo(window, tiny_model):
+    assert window.form.model.currentText() == str(tiny_model)
+    names = [window.form.model.itemText(i) for i in range(window.form.model.count())]
+    assert names == [str(tiny_model), "Demo (built-in)"]
 
 
 def test_generate_shows_previews_then_lands_in_the_gallery_and_details(qtbot, window, tiny_model, isolated_home):
