@@ -130,6 +130,8 @@ class GenerationBridge(QThread):
         """Import torch and diffusers and load model while the queue is idle, so that the first
         generation starts at once. Failures are left for that generation to report."""
         with self._cond:
+            if self._stopping:  # the window closed before its warm-up timer fired
+                return
             self._warm_up_model = model
             self._cond.notify()
         if not self.isRunning():
