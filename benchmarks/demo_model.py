@@ -25,9 +25,9 @@ PROMPT = "a red circle on a blue background"
 
 
 def engine_figures(runs: int) -> dict:
-    from desktop.demo.shapes import classify
     from desktop.engine.engine import Engine
     from desktop.engine.request import GenerationRequest
+    from desktop.training.demo.shapes import classify
 
     engine = Engine()
     request = GenerationRequest(prompt=PROMPT, model="demo", width=64, height=64, steps=20, guidance=5.0, seed=1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 from common import Heartbeat, fill_library, scratch, tiny_text_to_image, tiny_text_to_video, wait_until
 
@@ -57,16 +58,14 @@ def scenario_generate(app, settings) -> dict:
 
 
 def scenario_gpu_like(app, settings) -> dict:
-    """Each UNet call sleeps as long as a GPU step: the worker thread waits, as it does on CUDA."""
-    import diffusers
+    """Each UNet call sleeps as long as a GPU step: the engine waits, as it does on CUDA. The engine
+    runs in the worker process, so the slowdown is installed there (gpu_like/sitecustomize.py)."""
+    import os
 
-    original = diffusers.UNet2DConditionModel.forward
-
-    def slow_forward(self, *args, **kwargs):
-        time.sleep(GPU_STEP_S)
-        return original(self, *args, **kwargs)
-
-    diffusers.UNet2DConditionModel.forward = slow_forward
+    site = str(Path(__file__).parent / "gpu_like")
+    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "BENCHMARK_GPU_STEP_S")}
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (site, saved["PYTHONPATH"]) if p)
+    os.environ["BENCHMARK_GPU_STEP_S"] = str(GPU_STEP_S)
     window = open_window(app, settings)
     try:
         return {
@@ -75,7 +74,11 @@ def scenario_gpu_like(app, settings) -> dict:
         }
     finally:
         window.close()
-        diffusers.UNet2DConditionModel.forward = original
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def scenario_gallery(app, settings, count: int = 1000) -> dict:

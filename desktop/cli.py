@@ -16,8 +16,10 @@ from pathlib import Path
 
 from desktop.engine.devices import DEVICE_CHOICES, RuntimeOptions
 from desktop.engine.errors import EngineError, GenerationCancelled, ValidationError
-from desktop.engine.request import Backend, GenerationRequest, Task, validate
+from desktop.engine.registry import backend_ids
+from desktop.engine.request import DEFAULT_BACKEND, GenerationRequest
 from desktop.engine.schedulers import SCHEDULERS
+from desktop.engine.tasks import Task
 
 EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED = 1, 2, 130
 
@@ -36,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", choices=[t.value for t in Task], default=Task.TEXT_TO_IMAGE.value)
     p.add_argument("--prompt", required=True, help="what to draw")
     p.add_argument("--negative-prompt", default="", help="what to keep out of the image")
-    p.add_argument("--backend", choices=[b.value for b in Backend], default=Backend.DIFFUSERS.value)
+    p.add_argument("--backend", choices=backend_ids(), default=DEFAULT_BACKEND)
     p.add_argument("--model", default="", help="diffusers folder, Hugging Face id, or demo (the default); OpenAI model")
     p.add_argument("--width", type=int, help="pixels (diffusers: multiple of 8, default 512)")
     p.add_argument("--height", type=int, help="pixels (diffusers: multiple of 8, default 512)")
@@ -57,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="L,T,R,B",
         help="outpaint: pixels to add on each side, multiples of 8",
     )
-    p.add_argument("--frames", type=int, default=16, help="text-to-video: frames (2-128)")
-    p.add_argument("--fps", type=int, default=8, help="text-to-video: frames per second (1-60)")
+    p.add_argument("--frames", type=int, help="text-to-video: frames (2-128; default: the model's, else 16)")
+    p.add_argument("--fps", type=int, help="text-to-video: frames per second (1-60; default: the model's, else 8)")
     p.add_argument("--device", choices=DEVICE_CHOICES, help="default: the app's setting, else auto")
     p.add_argument("--cpu-offload", action="store_true", help="fit large models into little GPU memory")
     p.add_argument("--attention-slicing", action="store_true")
@@ -78,21 +80,21 @@ def _extend(text: str) -> tuple[int, int, int, int]:
     return tuple(int(p) for p in parts)
 
 
-def _request(args: argparse.Namespace) -> GenerationRequest:
-    from desktop.demo import DEMO_DEFAULTS, DEMO_MODEL
-    from desktop.resources import DEMO_MODEL_DIR
-
-    model = args.model
-    if not model and args.backend == Backend.DIFFUSERS.value and (DEMO_MODEL_DIR / "model_index.json").is_file():
-        model = DEMO_MODEL  # nothing configured: the built-in demo model, where it is installed
-    # Flags given win; otherwise the demo model's own defaults, otherwise the request's.
-    sampling = {k: v for k, v in DEMO_DEFAULTS.items() if k in ("steps", "guidance")} if model == DEMO_MODEL else {}
-    sampling.update({k: v for k, v in (("steps", args.steps), ("guidance", args.guidance)) if v is not None})
+def _request(args: argparse.Namespace, engine) -> GenerationRequest:
+    backend = engine.backend(args.backend)
+    model = args.model or backend.default_model()  # nothing named: the built-in demo model, where installed
+    # Flags given win; otherwise the model's own defaults (its preset), otherwise the request's.
+    defaults = engine.capabilities(args.backend, model).defaults
+    tuning = {
+        name: value
+        for name in ("steps", "guidance", "frames", "fps")
+        if (value := getattr(args, name) if getattr(args, name) is not None else defaults.get(name)) is not None
+    }
     return GenerationRequest(
         task=Task(args.task),
         prompt=args.prompt,
         negative_prompt=args.negative_prompt,
-        backend=Backend(args.backend),
+        backend=args.backend,
         model=model,
         width=args.width,
         height=args.height,
@@ -101,13 +103,11 @@ def _request(args: argparse.Namespace) -> GenerationRequest:
         scheduler=args.scheduler,
         quality=args.quality,
         style=args.style,
-        frames=args.frames,
-        fps=args.fps,
         image=args.image,
         mask=args.mask,
         strength=args.strength,
         extend=args.extend,
-        **sampling,
+        **{k: int(v) if k != "guidance" else float(v) for k, v in tuning.items()},
     )
 
 
@@ -115,10 +115,21 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         args = build_parser().parse_args(argv)
-        request = validate(_request(args))
+        from desktop.jobs.local import build_engine
+        from desktop.library.settings import load_settings
+
+        # The app's settings are the defaults; flags given here win.
+        settings = load_settings()
+        engine = build_engine(settings, _runtime(args, settings))
+        request = engine.validate(_request(args, engine))
         if args.output is not None and args.output.exists() and not args.output.is_dir():
             raise UsageError(f"--output {args.output} is a file, not a folder: give a folder.")
-        return _run(args, request)
+        # Where the results go is checked before any model loads: a bad path costs nothing.
+        library = _open_destinations(args)
+        try:
+            return _run(args, request, engine, library)
+        finally:
+            library.close()
     except (UsageError, ValidationError) as exc:
         return _fail(str(exc), EXIT_INVALID, debug)
     except (GenerationCancelled, KeyboardInterrupt):
@@ -142,43 +153,68 @@ def _fail(message: str, code: int, debug: bool) -> int:
     return code
 
 
-def _run(args: argparse.Namespace, request: GenerationRequest) -> int:
-    from desktop.engine.engine import Engine
-    from desktop.engine.openai_backend import OpenAISettings
-    from desktop.library.key_store import load_api_key
-    from desktop.library.settings import load_settings
-    from desktop.library.store import Library
-
-    # The app's settings are the defaults; flags given here win.
-    settings = load_settings()
-    runtime = RuntimeOptions(
+def _runtime(args: argparse.Namespace, settings) -> RuntimeOptions:
+    return RuntimeOptions(
         device=args.device or settings.device,
         cpu_offload=args.cpu_offload or settings.cpu_offload,
         attention_slicing=args.attention_slicing or settings.attention_slicing,
         vae_tiling=args.vae_tiling or settings.vae_tiling,
         allow_pickle_weights=args.allow_pickle or settings.allow_pickle_weights,
     )
-    openai = OpenAISettings(
-        api_key=load_api_key() if request.backend is Backend.OPENAI else None,
-        base_url=settings.openai_base_url or None,
-        timeout_s=settings.openai_timeout_s,
-    )
-    engine = Engine(runtime=runtime, openai=openai)
-    with _ProgressBar(request) as bar:
-        result = engine.generate(request, on_progress=bar.update)
-    for note in result.notes:
-        print(f"note: {note}", file=sys.stderr)
+
+
+def _open_destinations(args: argparse.Namespace):
+    """The library (opened, recovered and checked) and --output (writable; dead writers' temp files swept)."""
+    from desktop.library.atomic import sweep_partials
+    from desktop.library.paths import check_writable
+    from desktop.library.store import Library
+
+    if args.output is not None:
+        check_writable(args.output)
+        sweep_partials(args.output)
     library = Library(args.library)
+    check_writable(library.images_dir)
+    return library
+
+
+def _run(args: argparse.Namespace, request: GenerationRequest, engine, library) -> int:
+    from desktop.engine.backend import STEPS
+    from desktop.jobs.local import LocalExecutor
+    from desktop.jobs.runner import JobProgress, JobRunner, JobState
+    from desktop.library.store import SavedItem
+
+    executor = LocalExecutor(engine=engine, library=library)
+    unit = "step" if engine.capabilities(request.backend, request.model).takes(STEPS) else "call"
+    with _ProgressBar(unit) as bar:
+        runner = JobRunner(
+            executor, lambda event: bar.update(event.progress) if isinstance(event, JobProgress) else None
+        )
+        job = runner.submit(request)
+        try:
+            runner.run_pending()
+        finally:
+            executor.close()
+    if job.state is JobState.CANCELLED:
+        raise GenerationCancelled()
+    if job.exception is not None:
+        raise job.exception
+    if job.state is JobState.FAILED:
+        raise (ValidationError(job.error_field, job.message) if job.error_field else EngineError(job.message))
+    for note in job.outcome.notes:
+        print(f"note: {note}", file=sys.stderr)
+    saved = [SavedItem(row, library.absolute(row)) for row in map(library.db.get, job.outcome.row_ids)]
     try:
-        saved = library.save(result)
-    finally:
-        library.close()
-    copies = _copy_out(saved, args.output) if args.output else [None] * len(saved)
+        copies = _copy_out(saved, args.output) if args.output else [None] * len(saved)
+    except OSError as exc:
+        kept = ", ".join(str(item.path) for item in saved)
+        raise EngineError(
+            f"could not copy the results into {args.output} ({exc.strerror or exc}); they are saved in the library: "
+            f"{kept}."
+        ) from exc
     for item, copy in zip(saved, copies, strict=True):
         if args.json:
-            summary = item.summary()
-            if copy is not None:
-                summary["output_path"] = str(copy)
+            # path is where the user asked for it (inside --output when given), as plain output says.
+            summary = {**item.summary(), "path": str(copy or item.path), "library_path": str(item.path)}
             print(json.dumps(summary), flush=True)
         else:
             print(copy or item.path, flush=True)
@@ -205,10 +241,10 @@ def _copy_out(saved, folder: Path) -> list[Path]:
 
 
 class _ProgressBar:
-    """Steps on stderr (tqdm handles terminals, ETA and plain pipes)."""
+    """Steps on stderr where it is a terminal (tqdm draws the bar and the ETA)."""
 
-    def __init__(self, request: GenerationRequest) -> None:
-        self._request = request
+    def __init__(self, unit: str) -> None:
+        self._unit = unit
         self._bar = None
 
     def __enter__(self) -> _ProgressBar:
@@ -217,9 +253,10 @@ class _ProgressBar:
     def update(self, progress) -> None:
         from tqdm import tqdm
 
+        if not sys.stderr.isatty():
+            return  # a log file or a pipe gets only the error line, not bar redraws
         if self._bar is None:
-            unit = "step" if self._request.backend is Backend.DIFFUSERS else "call"
-            self._bar = tqdm(total=progress.total, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True)
+            self._bar = tqdm(total=progress.total, unit=self._unit, file=sys.stderr, leave=False, dynamic_ncols=True)
         self._bar.n = progress.step
         self._bar.refresh()
 

@@ -55,7 +55,7 @@ def test_generates_pngs_prints_paths_and_copies_to_output(capsys, tiny_model, is
 
 
 def test_with_no_model_given_the_built_in_demo_model_draws_the_prompt(capsys, isolated_home):
-    from desktop.demo.shapes import classify
+    from desktop.training.demo.shapes import classify
 
     code = main(["--prompt", "a red circle on a blue background", "--seed", "1"])
     out, err = capsys.readouterr()
@@ -99,7 +99,23 @@ def test_json_lines_carry_what_scripts_need(capsys, tiny_model):
         "height": 64,
         "steps": 2,
     }
-    assert Path(data["path"]).is_file()
+    assert Path(data["path"]).is_file() and data["library_path"] == data["path"]
+
+
+def test_json_gives_the_path_inside_output_and_stderr_has_no_progress_bar_when_not_a_terminal(
+    capsys, tiny_model, tmp_path
+):
+    out_dir = tmp_path / "campaign"
+    out_dir.mkdir()
+    code = main(
+        ["--prompt", "a red circle", "--model", str(tiny_model), "--width", "64", "--height", "64",
+         "--steps", "2", "--json", "--output", str(out_dir)]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0 and err == ""  # captured stderr is not a terminal: no "0%| |" bar lines
+    data = json.loads(out.splitlines()[0])
+    assert Path(data["path"]).parent == out_dir and Path(data["path"]).is_file()
+    assert Path(data["library_path"]).is_file() and Path(data["library_path"]) != Path(data["path"])
 
 
 def test_a_copy_never_overwrites_a_file_in_the_output_folder(capsys, tiny_model, tmp_path):

@@ -3,6 +3,7 @@ fully offline."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import re
@@ -13,21 +14,37 @@ from pathlib import Path
 from PIL import Image
 
 from desktop.engine import lazy_imports
+from desktop.engine.backend import SAMPLING_CONTROLS, BackendStatus, Capabilities
 from desktop.engine.devices import RuntimeOptions, pick_device
-from desktop.engine.edit_inputs import edit_inputs_for, paste_back
-from desktop.engine.errors import EngineError, GenerationCancelled
-from desktop.engine.models import has_safetensors, has_variant, resolve_model
+from desktop.engine.edit_inputs import edit_inputs_for, model_size, paste_back
+from desktop.engine.errors import EngineError, GenerationCancelled, ValidationError
+from desktop.engine.models import cached_pipelines, has_safetensors, has_variant, resolve_model
 from desktop.engine.pipeline_cache import PipelineCache
+from desktop.engine.presets import DEMO_MODEL, demo_installed, preset_for
 from desktop.engine.preview import latents_to_preview
-from desktop.engine.request import SEED_MAX, GenerationRequest, Task
+from desktop.engine.registry import EngineConfig
+from desktop.engine.request import (
+    GUIDANCE_MAX,
+    GUIDANCE_MIN,
+    SEED_MAX,
+    SIZE_MAX,
+    SIZE_MIN,
+    SIZE_MULTIPLE,
+    STEPS_MAX,
+    STEPS_MIN,
+    GenerationRequest,
+    check_range,
+    choices,
+)
 from desktop.engine.result import GeneratedImage, GenerationResult, Progress, ProgressCallback
-from desktop.engine.schedulers import make_scheduler
+from desktop.engine.schedulers import SCHEDULERS, make_scheduler
+from desktop.engine.tasks import MediaKind, Task
 from desktop.engine.video_frames import frames_to_pil
 
-# damo-vilab/text-to-video-ms-1.7b and its fine-tunes: the model card's recipe applies.
-MODELSCOPE_PIPELINE = "TextToVideoSDPipeline"
-# Below this much GPU memory the ModelScope recipe offloads sub-models to the CPU.
-MODELSCOPE_OFFLOAD_BELOW_GIB = 16
+IMAGE_TASKS = frozenset(t for t in Task if t.spec.media is MediaKind.IMAGE)
+VIDEO_TASKS = frozenset(t for t in Task if t.spec.media is MediaKind.VIDEO)
+# Inpainting checkpoints (9-channel UNet) repaint through a mask and nothing else.
+MASK_TASKS = frozenset({Task.INPAINT, Task.OUTPAINT})
 
 
 class _Interrupted(Exception):
@@ -41,10 +58,35 @@ def pipeline_class_name(folder: Path) -> str:
         return ""
 
 
+def model_tasks(folder: Path | None) -> tuple[frozenset[Task], dict[Task, str]]:
+    """The tasks a model folder's pipeline can do, and why the others are out, from model_index.json.
+
+    A folder not found here (a hub id not yet resolved) may do any image task: generating says
+    what is wrong with it.
+    """
+    if folder is None:
+        return IMAGE_TASKS | VIDEO_TASKS, {}
+    class_name = pipeline_class_name(folder)
+    if "Video" in class_name and "VideoToVideo" not in class_name:
+        why = "this model makes videos, not images: choose Video"
+        return VIDEO_TASKS, {t: why for t in IMAGE_TASKS}
+    why_video = "this model makes images, not videos: choose a text-to-video model"
+    if "Inpaint" in class_name:
+        why = "this is an inpainting model: use it to inpaint or outpaint"
+        return MASK_TASKS, {**{t: why for t in IMAGE_TASKS - MASK_TASKS}, **{t: why_video for t in VIDEO_TASKS}}
+    return IMAGE_TASKS, {t: why_video for t in VIDEO_TASKS}
+
+
 class DiffusersBackend:
-    def __init__(self, options: RuntimeOptions | None = None, hf_cache_dir: str | Path | None = None) -> None:
-        self.options = options or RuntimeOptions()
-        self.hf_cache_dir = hf_cache_dir
+    id = "diffusers"
+    label = "Local GPU/CPU (diffusers)"
+    models_are_paths = True
+
+    def __init__(self, config: EngineConfig | None = None) -> None:
+        config = config or EngineConfig()
+        self.config = config
+        self.options = config.runtime or RuntimeOptions()
+        self.hf_cache_dir = config.hf_cache_dir
         self._cache = PipelineCache()
         # The scheduler each loaded pipeline shipped with, restored when a request names none.
         self._original_scheduler = None
@@ -54,6 +96,71 @@ class DiffusersBackend:
     @property
     def loaded_model(self) -> str | None:
         return None if self._cache.key is None else str(self._cache.key[0])
+
+    def status(self) -> BackendStatus:
+        return BackendStatus(device=self._cache.key[1] if self._cache.key else "", loaded_model=self.loaded_model)
+
+    def models(self) -> list[str]:
+        """The user's folders, then the HF cache's pipelines, then the demo (a model the user added
+        is the one they mean to use)."""
+        try:
+            cached = cached_pipelines(self.hf_cache_dir)
+        except OSError:
+            cached = []
+        demo = [DEMO_MODEL] if demo_installed() else []
+        return list(dict.fromkeys([*self.config.model_folders, *cached, *demo]))
+
+    def default_model(self) -> str:
+        return DEMO_MODEL if demo_installed() else ""
+
+    def capabilities(self, model: str) -> Capabilities:
+        folder = _local_folder(model)
+        tasks, why_not = model_tasks(folder)
+        return Capabilities(
+            tasks=tasks,
+            controls=SAMPLING_CONTROLS,
+            size_min=SIZE_MIN,
+            size_max=SIZE_MAX,
+            size_multiple=SIZE_MULTIPLE,
+            defaults=dict(preset_for(model, pipeline_class_name(folder) if folder else "").defaults),
+            why_not=why_not,
+        )
+
+    def validate(self, request: GenerationRequest, canvas: tuple[int, int] | None = None) -> GenerationRequest:
+        model = request.model.strip()
+        if not model:
+            raise ValidationError(
+                "model", "model is not set: give a diffusers model folder or a Hugging Face id (org/name)."
+            )
+        defaults = self.capabilities(model).defaults
+        if canvas is not None:
+            # The model works at the nearest multiple of 8; the result comes back at the picture's size.
+            width, height = model_size(*canvas)
+        else:
+            width = int(defaults["width"]) if request.width is None else request.width
+            height = int(defaults["height"]) if request.height is None else request.height
+        for field, value in (("width", width), ("height", height)):
+            if not SIZE_MIN <= value <= SIZE_MAX or value % SIZE_MULTIPLE:
+                raise ValidationError(
+                    field,
+                    f"{field} must be a multiple of {SIZE_MULTIPLE} between {SIZE_MIN} and {SIZE_MAX} (got {value}).",
+                )
+        check_range("steps", request.steps, STEPS_MIN, STEPS_MAX)
+        check_range("guidance", request.guidance, GUIDANCE_MIN, GUIDANCE_MAX)
+        if request.scheduler is not None and request.scheduler not in SCHEDULERS:
+            raise ValidationError(
+                "scheduler", f"scheduler '{request.scheduler}' is unknown; choose one of: {choices(SCHEDULERS)}."
+            )
+        for field in ("quality", "style"):
+            if getattr(request, field) is not None:
+                raise ValidationError(field, f"{field} applies to the OpenAI backend only; leave it unset.")
+        if canvas is not None and int(request.steps * request.strength) < 1:
+            raise ValidationError(
+                "strength",
+                f"strength {request.strength} of {request.steps} steps runs no step at all: "
+                "raise the strength or the steps.",
+            )
+        return dataclasses.replace(request, model=model, width=width, height=height)
 
     def release(self) -> None:
         self._original_scheduler = None
@@ -68,8 +175,10 @@ class DiffusersBackend:
     ) -> GenerationResult:
         cancel = cancel or threading.Event()
         folder = resolve_model(request.model, self.hf_cache_dir)
-        self._check_task(folder, request)
-        video = request.task.makes_video
+        tasks, why_not = model_tasks(folder)
+        if request.task not in tasks:  # a hub id is checked here, once it is found in the cache
+            raise EngineError(f"{why_not[request.task]}.")
+        video = request.task.spec.media is MediaKind.VIDEO
         pipe, device, load_s = self._loaded(folder, video)
         pipe = self._pipeline_for(request, pipe, folder)
         pipe.scheduler = (
@@ -83,7 +192,7 @@ class DiffusersBackend:
         try:
             if video:
                 items = [self._video(pipe, request, seed, i, steps) for i, seed in enumerate(seeds)]
-            elif request.task.edits_image:
+            elif request.task.spec.edits:
                 items = self._edit(pipe, request, seeds, steps)
             else:
                 items = self._images(pipe, request, seeds, steps)
@@ -156,13 +265,13 @@ class DiffusersBackend:
 
     def _pipeline_for(self, request: GenerationRequest, base, folder: Path):
         """The loaded pipeline, or one for the task made from it with from_pipe (no second copy of weights)."""
-        if request.task.makes_video:
+        if request.task.spec.media is MediaKind.VIDEO:
             return base
         diffusers = lazy_imports.diffusers()
         unet = getattr(base, "unet", None)
         inpainting_unet = unet is not None and getattr(unet.config, "in_channels", 4) == 9
-        if request.task in (Task.TEXT_TO_IMAGE, Task.IMAGE_TO_IMAGE) and inpainting_unet:
-            raise EngineError(f"model {folder} is an inpainting model: use it to inpaint or outpaint.")
+        if request.task not in MASK_TASKS and inpainting_unet:
+            raise EngineError("this is an inpainting model: use it to inpaint or outpaint.")
         wanted = {
             Task.TEXT_TO_IMAGE: diffusers.AutoPipelineForText2Image,
             Task.IMAGE_TO_IMAGE: diffusers.AutoPipelineForImage2Image,
@@ -189,23 +298,16 @@ class DiffusersBackend:
         frames = frames_to_pil(output.frames)[0]
         return GeneratedImage(image=frames[0], seed=seed, index=index, frames=frames, fps=request.fps)
 
-    def _check_task(self, folder: Path, request: GenerationRequest) -> None:
-        class_name = pipeline_class_name(folder)
-        is_video_model = "Video" in class_name and "VideoToVideo" not in class_name
-        if request.task.makes_video and class_name and not is_video_model:
-            raise EngineError(f"model {folder} makes images ({class_name}), not videos: choose a text-to-video model.")
-        if not request.task.makes_video and is_video_model:
-            raise EngineError(f"model {folder} makes videos ({class_name}): choose the text-to-video task.")
-
     def _out_of_memory(self, request: GenerationRequest) -> EngineError:
         torch = lazy_imports.torch()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
         hint = "" if self.options.cpu_offload else " or turn on CPU offload"
-        what = f"{request.frames} frames" if request.task.makes_video else f"{request.count} image(s)"
+        video = request.task.spec.media is MediaKind.VIDEO
+        what = f"{request.frames} frames" if video else f"{request.count} image(s)"
         return EngineError(
             f"out of GPU memory at {request.width}x{request.height} with {what}: "
-            f"try a smaller size, fewer {'frames' if request.task.makes_video else 'images'}{hint}."
+            f"try a smaller size, fewer {'frames' if video else 'images'}{hint}."
         )
 
     def _load(self, folder: Path, device: str, dtype, video: bool):
@@ -239,14 +341,14 @@ class DiffusersBackend:
             raise EngineError(f"model folder {folder} could not be loaded: {reason}") from exc
         pipe.set_progress_bar_config(disable=True)
         offload = options.cpu_offload
-        if type(pipe).__name__ == MODELSCOPE_PIPELINE:
-            # The model card's recipe: DPM-Solver++ multistep; offload and VAE slicing where memory is short.
-            pipe.scheduler = diffusers.DPMSolverMultistepScheduler.from_config(pipe.scheduler.config)
-            if device == "cuda":
-                total_gib = torch.cuda.get_device_properties(0).total_memory / 2**30
-                if total_gib < MODELSCOPE_OFFLOAD_BELOW_GIB:
-                    offload = True
-                    pipe.vae.enable_slicing()
+        preset = preset_for(str(folder), type(pipe).__name__)
+        if preset.scheduler_class:  # the model card's recipe
+            pipe.scheduler = getattr(diffusers, preset.scheduler_class).from_config(pipe.scheduler.config)
+        if preset.offload_below_gib and device == "cuda":
+            total_gib = torch.cuda.get_device_properties(0).total_memory / 2**30
+            if total_gib < preset.offload_below_gib:
+                offload = True
+                pipe.vae.enable_slicing()
         if offload and device == "cuda":
             pipe.enable_model_cpu_offload()
         else:
@@ -290,12 +392,13 @@ class _StepReporter:
         if self.on_progress is None:
             return
         per_item = self.request.steps
-        if self.request.task.edits_image:
+        video = self.request.task.spec.media is MediaKind.VIDEO
+        if self.request.task.spec.edits:
             # Only the last `strength` part of the schedule runs (diffusers' get_timesteps).
             per_item = max(1, min(int(self.request.steps * self.request.strength), self.request.steps))
         # Videos run one after another: progress counts over all of them.
-        done = self.video_index * per_item + step + 1 if self.request.task.makes_video else step + 1
-        total = per_item * (self.request.count if self.request.task.makes_video else 1)
+        done = self.video_index * per_item + step + 1 if video else step + 1
+        total = per_item * (self.request.count if video else 1)
         self.on_progress(
             Progress(
                 step=min(done, total),
@@ -340,14 +443,22 @@ def vocabulary_notes(pipe, request: GenerationRequest) -> list[str]:
             unknown.append(word.lower())
     if not unknown:
         return []
-    from desktop.demo import DEMO_MODEL
-
-    known = " (it knows simple shapes, colours, sizes and positions)" if request.model == DEMO_MODEL else ""
+    hint = preset_for(request.model).vocabulary_hint
+    known = f" ({hint})" if hint else ""
     plural = "s" if len(unknown) > 1 else ""
     return [
         f"this model does not know the word{plural} {', '.join(unknown)} and ignored {'them' if plural else 'it'}"
         f"{known}."
     ]
+
+
+def _local_folder(model: str) -> Path | None:
+    """The model's folder where it can be found without touching the HF cache (cheap: the form asks often)."""
+    try:
+        folder = resolve_model(model) if model == DEMO_MODEL else Path(model).expanduser()
+        return folder if (folder / "model_index.json").is_file() else None
+    except (OSError, ValueError, EngineError):
+        return None
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:

@@ -27,14 +27,14 @@ def hub_cache_dir(cache_dir: str | Path | None = None) -> Path:
 
 def resolve_model(reference: str, cache_dir: str | Path | None = None) -> Path:
     """Return the folder holding the model's model_index.json."""
-    from desktop.demo import DEMO_MODEL
+    from desktop.engine.presets import DEMO_MODEL
     from desktop.resources import DEMO_MODEL_DIR
 
     if reference == DEMO_MODEL:
         if not (DEMO_MODEL_DIR / "model_index.json").is_file():
             raise EngineError(
                 f"the built-in demo model is missing from {DEMO_MODEL_DIR}: reinstall the app, or train it with "
-                "python -m desktop.demo.train."
+                "python -m desktop.training.demo.train."
             )
         return DEMO_MODEL_DIR
     path = Path(reference).expanduser()

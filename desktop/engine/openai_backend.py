@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import io
 import os
 import re
@@ -16,11 +17,14 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
+from desktop.engine.backend import QUALITY, STYLE, BackendStatus, Capabilities
 from desktop.engine.edit_inputs import EditInputs, edit_inputs_for, openai_mask, paste_back, png_bytes
-from desktop.engine.errors import EngineError, GenerationCancelled
-from desktop.engine.openai_models import OPENAI_MODELS
-from desktop.engine.request import GenerationRequest
+from desktop.engine.errors import EngineError, GenerationCancelled, ValidationError
+from desktop.engine.openai_models import DEFAULT_OPENAI_MODEL, OPENAI_MODELS
+from desktop.engine.registry import EngineConfig
+from desktop.engine.request import GenerationRequest, choices
 from desktop.engine.result import GeneratedImage, GenerationResult, Progress, ProgressCallback
+from desktop.engine.tasks import Task
 
 MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
 _MALFORMED = "the image server sent an answer that is not a valid Images API response: check the base URL."
@@ -54,8 +58,100 @@ def redact(text: str, secret: str | None) -> str:
 
 
 class OpenAIBackend:
-    def __init__(self, settings: OpenAISettings | None = None) -> None:
-        self.settings = settings or OpenAISettings()
+    id = "openai"
+    label = "OpenAI Images API"
+    models_are_paths = False
+
+    def __init__(self, config: EngineConfig | None = None) -> None:
+        self.settings = (config.openai if config is not None else None) or OpenAISettings()
+
+    def models(self) -> list[str]:
+        return list(OPENAI_MODELS)
+
+    def default_model(self) -> str:
+        return DEFAULT_OPENAI_MODEL
+
+    def status(self) -> BackendStatus:
+        return BackendStatus(device="openai")
+
+    def prepare(self, model: str) -> str:
+        return "openai"  # nothing to load: the model runs on the provider's side
+
+    def release(self) -> None:
+        pass
+
+    def capabilities(self, model: str) -> Capabilities:
+        spec = OPENAI_MODELS.get(model.strip() or DEFAULT_OPENAI_MODEL)
+        no_video = {Task.TEXT_TO_VIDEO: "the OpenAI Images API makes no videos: choose the local backend"}
+        if spec is None:  # validate() names the known models
+            return Capabilities(tasks=frozenset({Task.TEXT_TO_IMAGE}), controls=frozenset(), why_not=no_video)
+        tasks = {Task.TEXT_TO_IMAGE}
+        if spec.edits:
+            tasks |= {Task.INPAINT, Task.OUTPAINT}
+        if spec.restyles:
+            tasks.add(Task.IMAGE_TO_IMAGE)
+        editors = ", ".join(name for name, m in OPENAI_MODELS.items() if m.edits)
+        why_not = {
+            **no_video,
+            Task.IMAGE_TO_IMAGE: f"{spec.name} edits only through a mask: use inpaint, or gpt-image-1"
+            if spec.edits
+            else f"{spec.name} cannot edit images; choose one of: {editors}",
+        }
+        for task in (Task.INPAINT, Task.OUTPAINT):
+            why_not[task] = f"{spec.name} cannot edit images; choose one of: {editors}"
+        controls = {c for c, values in ((QUALITY, spec.qualities), (STYLE, spec.styles)) if values}
+        width, height = (int(v) for v in spec.sizes[0].split("x"))
+        return Capabilities(
+            tasks=frozenset(tasks),
+            controls=frozenset(controls),
+            sizes=spec.sizes,
+            qualities=spec.qualities,
+            styles=spec.styles,
+            defaults={"width": width, "height": height},
+            why_not={t: why for t, why in why_not.items() if t not in tasks},
+        )
+
+    def validate(self, request: GenerationRequest, canvas: tuple[int, int] | None = None) -> GenerationRequest:
+        model_name = request.model.strip() or DEFAULT_OPENAI_MODEL
+        model = OPENAI_MODELS.get(model_name)
+        if model is None:
+            raise ValidationError(
+                "model", f"OpenAI model '{model_name}' is unknown; choose one of: {choices(OPENAI_MODELS)}."
+            )
+        if canvas is not None and model.edits:
+            width, height = canvas
+            if model.name == "dall-e-2" and width != height:
+                raise ValidationError(
+                    "image",
+                    f"dall-e-2 edits square pictures only (this one is {width}x{height}): crop it, or use gpt-image-1.",
+                )
+            if request.width is None and request.height is None:
+                # The size whose shape is closest to the picture's, so nothing is squeezed.
+                size = min(model.sizes, key=lambda s: abs(_ratio(s) - width / height))
+                request = dataclasses.replace(request, width=int(size.split("x")[0]), height=int(size.split("x")[1]))
+        if request.width is None and request.height is None:
+            size = model.sizes[0]
+        else:
+            size = f"{request.width}x{request.height}"
+        if size not in model.sizes:
+            raise ValidationError(
+                "size", f"{model_name} does not make {size} images; choose one of: {choices(model.sizes)}."
+            )
+        for field, allowed in (("quality", model.qualities), ("style", model.styles)):
+            value = getattr(request, field)
+            if value is None:
+                continue
+            if not allowed:
+                raise ValidationError(field, f"{model_name} takes no {field}; leave it unset.")
+            if value not in allowed:
+                raise ValidationError(
+                    field,
+                    f"{field} '{value}' is not offered by {model_name}; choose one of: {choices(allowed)}.",
+                )
+        if request.scheduler is not None:
+            raise ValidationError("scheduler", "scheduler applies to the diffusers backend only; leave it unset.")
+        width, height = (int(v) for v in size.split("x"))
+        return dataclasses.replace(request, model=model_name, width=width, height=height)
 
     def generate(
         self,
@@ -122,7 +218,7 @@ class OpenAIBackend:
         if model.takes_response_format:
             params["response_format"] = "b64_json"
         try:
-            if request.task.edits_image:
+            if request.task.spec.edits:
                 inputs, files = _edit_files(request, model)
                 params.update(files)
                 params.pop("style", None)
@@ -282,3 +378,8 @@ def download_image(url: str, timeout_s: float) -> bytes:
     except requests.RequestException:
         raise EngineError("could not download the image from the URL the server sent: check the network.") from None
     return b"".join(chunks)
+
+
+def _ratio(size: str) -> float:
+    w, h = (int(v) for v in size.split("x"))
+    return w / h

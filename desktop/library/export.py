@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from desktop.library.atomic import atomic_produce
+from desktop.library.atomic import atomic_produce, sweep_partials
 from desktop.library.history import HistoryRow
 from desktop.library.metadata import parameters_text, png_info
 
@@ -90,6 +90,8 @@ def _target(folder: Path, template: str, row: HistoryRow, extension: str) -> Pat
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise ExportError(f"the export folder {folder} does not exist: create it or pick another in Settings.")
+    # Temp files of exports that were killed mid-write (their writer gone) go before new ones come.
+    sweep_partials(folder)
     name = export_name(template, row, extension)
     target = folder / name
     if target.resolve().parent != folder.resolve():

@@ -1,12 +1,17 @@
 """User settings, persisted as JSON under the platform's config folder (or DIFFUSION_STUDIO_CONFIG).
 
-The OpenAI key is not here: key_store.py keeps it in the system keyring or a private file.
+The OpenAI key is not here: key_store.py keeps it in the system keyring or a private file. The
+file is still written readable only by its owner: a base URL may carry credentials.
+
+The file is read as untrusted: a field of the wrong type (`"recent_prompts": 5`), a huge or deeply
+nested file, falls back to the default for that field instead of stopping the app.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +21,9 @@ from desktop.library.paths import APP_NAME
 
 CONFIG_ENV = "DIFFUSION_STUDIO_CONFIG"
 RECENT_PROMPTS_KEPT = 20
+MAX_SETTINGS_BYTES = 1024 * 1024
+MAX_TEXT_CHARS = 64 * 1024  # one setting's text (a prompt, a folder, a URL)
+MAX_LIST_ITEMS = 1000
 
 
 def config_dir() -> Path:
@@ -47,6 +55,10 @@ class Settings:
     export_template: str = "{date}_{prompt}_{seed}"
     export_format: str = "png"
     video_export_format: str = "mp4"
+    # The window's size (geometry), splitter sizes and tab, as the user left them (flat values).
+    window: dict = field(default_factory=dict)
+    # "system" follows the desktop's light or dark colour scheme; "light" or "dark" forces one.
+    theme: str = "system"
     recent_prompts: list[str] = field(default_factory=list)
     # The form as the user left it (backend, model, size, steps, ...), restored at start.
     last_form: dict = field(default_factory=dict)
@@ -74,12 +86,68 @@ class Settings:
 
     @classmethod
     def from_dict(cls, data: dict) -> Settings:
-        known = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        values["export_destinations"] = [
-            ExportDestination(**d) for d in values.get("export_destinations", []) if isinstance(d, dict)
-        ]
-        return cls(**values)
+        """Settings from parsed JSON; each field of the wrong type gets its default."""
+        values = {}
+        for spec in dataclasses.fields(cls):
+            if spec.name not in data:
+                continue
+            default = spec.default_factory() if spec.default_factory is not dataclasses.MISSING else spec.default
+            value = _clean_field(spec.name, data[spec.name], default)
+            if value is not _INVALID:
+                values[spec.name] = value
+        settings = cls(**values)
+        del settings.recent_prompts[RECENT_PROMPTS_KEPT:]
+        return settings
+
+
+_INVALID = object()
+
+
+def _clean_field(name: str, value: object, default: object) -> object:
+    """value if it has the default's type (lists and dicts cleaned item by item), else _INVALID."""
+    if isinstance(default, bool):
+        return value if isinstance(value, bool) else _INVALID
+    if isinstance(default, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return _INVALID
+        if name.endswith("_s") and value <= 0:
+            return _INVALID  # a timeout of zero or less would fail every request
+        return float(value) if isinstance(default, float) else (value if isinstance(value, int) else _INVALID)
+    if isinstance(default, str):
+        return value if isinstance(value, str) and len(value) <= MAX_TEXT_CHARS else _INVALID
+    if isinstance(default, list):
+        if not isinstance(value, list):
+            return _INVALID
+        # A list field holding something other than text needs its own item reader here.
+        item = _destination if name == "export_destinations" else _text
+        return [cleaned for cleaned in map(item, value[:MAX_LIST_ITEMS]) if cleaned is not _INVALID]
+    if isinstance(default, dict):
+        if not isinstance(value, dict):
+            return _INVALID
+        # The form's state is flat (text, numbers, flags, a list of four numbers): keep only that.
+        return {k: v for k, v in list(value.items())[:MAX_LIST_ITEMS] if isinstance(k, str) and _flat(v)}
+    return value if _scalar(value) else _INVALID  # a field whose default is None
+
+
+def _text(value: object) -> object:
+    return value if isinstance(value, str) and len(value) <= MAX_TEXT_CHARS else _INVALID
+
+
+def _destination(value: object) -> object:
+    if not isinstance(value, dict):
+        return _INVALID
+    name, folder = _text(value.get("name")), _text(value.get("folder"))
+    return _INVALID if _INVALID in (name, folder) else ExportDestination(name, folder)
+
+
+def _scalar(value: object) -> bool:
+    if isinstance(value, str):
+        return len(value) <= MAX_TEXT_CHARS
+    return value is None or isinstance(value, (bool, int)) or (isinstance(value, float) and math.isfinite(value))
+
+
+def _flat(value: object) -> bool:
+    return _scalar(value) or (isinstance(value, list) and len(value) <= 64 and all(map(_scalar, value)))
 
 
 def settings_path() -> Path:
@@ -87,14 +155,26 @@ def settings_path() -> Path:
 
 
 def load_settings() -> Settings:
-    """The saved settings; defaults when there are none or the file is unreadable."""
+    """The saved settings; defaults when there are none or the file is unreadable, and per field
+    when a field is of the wrong type. Never raises."""
     try:
-        data = json.loads(settings_path().read_text(encoding="utf-8"))
+        with open(settings_path(), "rb") as handle:
+            raw = handle.read(MAX_SETTINGS_BYTES + 1)
+        if len(raw) > MAX_SETTINGS_BYTES:
+            return Settings()  # not a file this app wrote
+        data = json.loads(raw.decode("utf-8"))
         return Settings.from_dict(data) if isinstance(data, dict) else Settings()
-    except (OSError, ValueError, TypeError):
+    except (OSError, ValueError, TypeError, RecursionError):  # RecursionError: hostile nesting
         return Settings()
 
 
 def save_settings(settings: Settings) -> None:
     text = json.dumps(settings.to_dict(), indent=2, ensure_ascii=False)
-    atomic_write(settings_path(), lambda f: f.write(text.encode("utf-8")))
+
+    def write_private(handle) -> None:
+        # Private before anything is written: the base URL may hold a user name and password.
+        if hasattr(os, "fchmod"):  # POSIX; Windows keeps files in the user's own profile
+            os.fchmod(handle.fileno(), 0o600)
+        handle.write(text.encode("utf-8"))
+
+    atomic_write(settings_path(), write_private)

@@ -11,14 +11,20 @@ from pathlib import Path
 
 from PIL import Image
 
+from desktop.engine.errors import EngineError
 from desktop.library.atomic import atomic_produce
 
 METADATA_KEY = "comment"  # ffmpeg writes it as the MP4's ©cmt tag, which players show
 VIDEO_FORMATS = ("mp4", "gif", "webm")
 
 
-class VideoError(Exception):
-    pass
+class VideoError(EngineError):
+    """A video could not be written or converted (one sentence, from ffmpeg's last line)."""
+
+
+def _ffmetadata_escape(text: str) -> str:
+    """ffmetadata's escaping: a backslash before = ; # \\ and newlines."""
+    return re.sub(r"([=;#\\\n])", r"\\\1", text)
 
 
 def ffmpeg() -> str:
@@ -36,30 +42,38 @@ def write_mp4(
     overwrite: bool = False,
 ) -> Path:
     """H.264 in yuv420p, so every player and social site takes it; the record rides in the metadata."""
-    import imageio_ffmpeg
     import numpy as np
 
     width, height = frames[0].size
 
     def produce(temp: Path) -> None:
-        writer = imageio_ffmpeg.write_frames(
+        # The record goes to ffmpeg through an ffmetadata file beside the temp video, not on its
+        # command line: a long prompt would exceed the system's argument length limit.
+        metadata = temp.with_name(temp.name + ".ffmetadata")
+        metadata.write_text(f";FFMETADATA1\n{METADATA_KEY}={_ffmetadata_escape(json.dumps(record))}\n", "utf-8")
+        command = [
+            ffmpeg(), "-y", "-v", "error",
+            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps), "-i", "-",
+            "-f", "ffmetadata", "-i", str(metadata),
+            "-map", "0:v", "-map_metadata", "1",
+            # crf 10: near-lossless at these sizes; sizes are multiples of 8 already, so never rescaled.
+            "-vcodec", "libx264", "-pix_fmt", "yuv420p", "-crf", "10", "-movflags", "+faststart",
             str(temp),
-            (width, height),
-            fps=fps,
-            codec="libx264",
-            pix_fmt_in="rgb24",
-            pix_fmt_out="yuv420p",
-            quality=8,
-            macro_block_size=2,  # sizes are multiples of 8 already; never rescale
-            output_params=["-movflags", "+faststart", "-metadata", f"{METADATA_KEY}={json.dumps(record)}"],
-            ffmpeg_log_level="error",
-        )
-        writer.send(None)
+        ]  # fmt: skip
         try:
-            for frame in frames:
-                writer.send(np.ascontiguousarray(np.asarray(frame.convert("RGB"))))
+            process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                for frame in frames:
+                    process.stdin.write(np.ascontiguousarray(np.asarray(frame.convert("RGB"))).tobytes())
+                process.stdin.close()
+            except BrokenPipeError:
+                pass  # ffmpeg stopped early: its own message says why
+            error = process.stderr.read(64 * 1024).decode("utf-8", "replace")
+            if process.wait() != 0:
+                reason = (error.strip().splitlines() or ["ffmpeg failed"])[-1]
+                raise VideoError(f"the video could not be written: {reason}")
         finally:
-            writer.close()
+            metadata.unlink(missing_ok=True)
 
     return atomic_produce(path, produce, staging, overwrite)
 

@@ -1,5 +1,5 @@
-"""Builds the QApplication and the main window. Nothing heavy is imported here: torch, diffusers
-and openai load on the generation thread when the first job runs."""
+"""Builds the QApplication and the main window. Nothing heavy is imported here or ever in this
+process: torch, diffusers and openai load in the engine's worker process."""
 
 from __future__ import annotations
 
@@ -13,35 +13,20 @@ from PySide6.QtWidgets import QApplication
 from desktop import __version__
 from desktop.library.settings import Settings, load_settings
 from desktop.resources import APP_ID, ICON_SVG
-
-
-def engine_factory(settings: Settings):
-    """A callable the generation thread runs to build its engine (reads the key there, not here)."""
-
-    def build():
-        from desktop.engine.engine import Engine
-        from desktop.engine.openai_backend import OpenAISettings
-        from desktop.library.key_store import load_api_key
-
-        openai = OpenAISettings(
-            api_key=load_api_key() or None,
-            base_url=settings.openai_base_url or None,
-            timeout_s=settings.openai_timeout_s,
-        )
-        return Engine(runtime=settings.runtime_options(), openai=openai)
-
-    return build
+from desktop.ui.theme import apply_theme
 
 
 def create_window(settings: Settings | None = None, library_root=None):
-    """The main window over the user's library, with its generation thread (not yet started)."""
+    """The main window over the user's library; its engine runs in a worker process, started on the
+    first job or warm-up (not before the first paint)."""
     from desktop.library.store import Library
     from desktop.ui.bridge import GenerationBridge
     from desktop.ui.main_window import MainWindow
+    from desktop.worker.client import WorkerExecutor
 
     settings = settings or load_settings()
     library = Library(library_root)
-    bridge = GenerationBridge(engine_factory(settings), lambda: Library(library.root))
+    bridge = GenerationBridge(lambda: WorkerExecutor(settings, library.root))
     return MainWindow(settings, library, bridge)
 
 
@@ -56,8 +41,10 @@ def run(argv: list[str]) -> int:
     app.setDesktopFileName(APP_ID)
     if ICON_SVG.exists():
         app.setWindowIcon(QIcon(str(ICON_SVG)))
+    settings = load_settings()
+    apply_theme(app, settings.theme)
     try:
-        window = create_window()
+        window = create_window(settings)
     except (OSError, RuntimeError) as exc:
         print(f"error: cannot open the library: {exc}", file=sys.stderr)
         return 1

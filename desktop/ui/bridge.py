@@ -1,53 +1,28 @@
 """The one module where worker threads meet the UI thread.
 
-- GenerationBridge: a long-lived QThread owns the engine (and so the loaded pipeline) and a job
-  queue; everything it reports reaches the UI thread as queued signals.
+- GenerationBridge: a long-lived QThread drives the Qt-free job runner, whose executor runs each
+  job in the engine's worker process; every runner event reaches the UI thread as a queued signal.
 - ThumbnailLoader: gallery thumbnails made and read on a thread pool, delivered as QImages.
 
-Rules kept here: only the generation thread touches the engine; widgets are never touched off
-the UI thread; what crosses is plain data (ints, strings, HistoryRows) and QImages, which are
-safe to build in any thread (QPixmaps are not).
+Rules kept here: widgets are never touched off the UI thread; what crosses is plain data (ints,
+strings, lists) and QImages, which are safe to build in any thread (QPixmaps are not).
 """
 
 from __future__ import annotations
 
-import collections
-import enum
-import itertools
-import logging
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThread, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
-from desktop.engine.errors import EngineError, GenerationCancelled
-from desktop.engine.request import GenerationRequest
+from desktop.jobs.runner import EngineStatus, Job, JobChanged, JobFinished, JobProgress, JobRunner
 
-log = logging.getLogger(__name__)
-
-
-class JobState(str, enum.Enum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-@dataclass
-class Job:
-    id: int
-    request: GenerationRequest
-    state: JobState = JobState.QUEUED
-    message: str = ""
-    cancel: threading.Event = field(default_factory=threading.Event, repr=False)
-
-    @property
-    def active(self) -> bool:
-        return self.state in (JobState.QUEUED, JobState.RUNNING)
+if TYPE_CHECKING:
+    from desktop.engine.request import GenerationRequest
+    from desktop.jobs.executor import Executor
+    from desktop.library.settings import Settings
 
 
 def pil_to_qimage(image) -> QImage:
@@ -58,7 +33,7 @@ def pil_to_qimage(image) -> QImage:
 
 
 class GenerationBridge(QThread):
-    """Owned by the UI thread; run() is the generation thread's loop."""
+    """Owned by the UI thread; run() is the runner's loop, on this thread."""
 
     # Only plain values and QImages cross threads: Python objects sent through queued
     # connections crashed PySide 6.12 now and then.
@@ -68,161 +43,77 @@ class GenerationBridge(QThread):
     finished_job = Signal(int, list)  # job id, ids of the history rows saved
     engine_status = Signal(str, str)  # device, loaded model ("" when none)
 
-    def __init__(self, engine_factory: Callable[[], object], library_factory: Callable[[], object], parent=None):
+    def __init__(self, executor_factory: Callable[[], Executor], parent=None):
         super().__init__(parent)
         self.setObjectName("generation")
-        self._engine_factory = engine_factory
-        self._library_factory = library_factory
-        self._engine_stale = False
-        self._queue: collections.deque[Job] = collections.deque()
-        self._jobs: dict[int, Job] = {}
-        self._ids = itertools.count(1)
-        self._cond = threading.Condition()
-        self._stopping = False
-        self._warm_up_model: str | None = None
+        self.runner = JobRunner(executor_factory(), self._relay)
+        self._stopped = False
 
     # --- UI thread -------------------------------------------------------------------------
 
     def submit(self, request: GenerationRequest) -> Job:
-        job = Job(next(self._ids), request)
-        with self._cond:
-            self._jobs[job.id] = job
-            self._queue.append(job)
-            self._cond.notify()
+        """Queue a validated request."""
+        job = self.runner.submit(request)
         self.job_added.emit(job.id)
-        if not self.isRunning():
-            self.start()
+        self._ensure_running()
         return job
 
     def jobs(self) -> list[Job]:
-        with self._cond:
-            return list(self._jobs.values())
+        return self.runner.jobs()
 
     def job(self, job_id: int) -> Job | None:
-        with self._cond:
-            return self._jobs.get(job_id)
+        return self.runner.job(job_id)
 
     def cancel(self, job_id: int) -> None:
-        """A queued job is dropped; a running one stops at its next step."""
-        with self._cond:
-            job = self._jobs.get(job_id)
-            if job is None or not job.active:
-                return
-            job.cancel.set()
-            if job.state is JobState.QUEUED:
-                self._queue.remove(job)
-                job.state = JobState.CANCELLED
-                dropped = True
-            else:
-                dropped = False
-        if dropped:
-            self._emit_state(job)
+        self.runner.cancel(job_id)
 
     def cancel_all(self) -> None:
-        for job in self.jobs():
-            self.cancel(job.id)
+        self.runner.cancel_all()
 
     def forget_finished(self) -> None:
-        with self._cond:
-            self._jobs = {i: j for i, j in self._jobs.items() if j.active}
+        self.runner.forget_finished()
 
     def warm_up(self, model: str) -> None:
-        """Import torch and diffusers and load model while the queue is idle, so that the first
-        generation starts at once. Failures are left for that generation to report."""
-        with self._cond:
-            if self._stopping:  # the window closed before its warm-up timer fired
-                return
-            self._warm_up_model = model
-            self._cond.notify()
-        if not self.isRunning():
-            self.start()
+        """Start the engine and load model while the queue is idle, so that the first job starts at once."""
+        if self._stopped:  # the window closed before its warm-up timer fired
+            return
+        self.runner.warm_up(model)
+        self._ensure_running()
 
-    def reset_engine(self, engine_factory: Callable[[], object]) -> None:
-        """New settings: the next job builds a fresh engine (the old pipeline is released first)."""
-        with self._cond:
-            self._engine_factory = engine_factory
-            self._engine_stale = True
+    def reset_engine(self, settings: Settings) -> None:
+        """New settings: the next job uses an engine built from them (the old pipeline is freed first)."""
+        self.runner.reconfigure(settings)
 
     def shutdown(self) -> None:
-        """Cancel everything and wait for the thread: nothing is left running or half-written."""
-        with self._cond:
-            self._stopping = True
-            self._cond.notify()
-        self.cancel_all()
+        """Cancel everything and wait: the running job stops at its next step, the engine ends."""
+        self._stopped = True
+        self.runner.stop()
+        # Closing the executor from here too ends a model load in progress (it cannot be cancelled
+        # at a step) within the executor's grace period instead of whenever the load finishes.
+        self.runner.executor.close()
         if self.isRunning():
             self.wait()
 
-    # --- generation thread -----------------------------------------------------------------
+    def _ensure_running(self) -> None:
+        if not self.isRunning() and not self._stopped:
+            self.start()
+
+    # --- the runner's thread -----------------------------------------------------------------
 
     def run(self) -> None:
-        engine = library = None
-        try:
-            while True:
-                with self._cond:
-                    while not self._queue and not self._stopping and self._warm_up_model is None:
-                        self._cond.wait()
-                    if self._stopping:
-                        return
-                    job = self._queue.popleft() if self._queue else None
-                    warm_up, self._warm_up_model = self._warm_up_model, None
-                    if job is not None:
-                        job.state = JobState.RUNNING
-                    if self._engine_stale and engine is not None:
-                        engine.release()
-                        engine = None
-                    self._engine_stale = False
-                    factory = self._engine_factory
-                if job is None:
-                    engine = self._warm_up(engine, factory, warm_up)
-                    continue
-                self._emit_state(job)
-                try:
-                    # Built here, on first use: torch and diffusers are imported off the UI thread.
-                    engine = engine or factory()
-                    library = library or self._library_factory()
-                    self._run_job(job, engine, library)
-                except GenerationCancelled:
-                    self._end(job, JobState.CANCELLED, "Cancelled.")
-                except EngineError as exc:
-                    self._end(job, JobState.FAILED, str(exc))
-                except Exception as exc:  # a bug of ours: keep the app alive, say it plainly
-                    log.exception("generation job %s failed", job.id)
-                    self._end(job, JobState.FAILED, f"unexpected failure ({type(exc).__name__}); see the log.")
-        finally:
-            if engine is not None:
-                engine.release()
-            if library is not None:
-                library.close()
+        self.runner.run_loop()
 
-    def _warm_up(self, engine, factory, model: str):
-        try:
-            engine = engine or factory()
-            self.engine_status.emit(engine.prepare(model), model)
-        except Exception:  # the first generation with this model says what is wrong, in the form
-            log.info("warming up %s failed", model, exc_info=True)
-        return engine
-
-    def _run_job(self, job: Job, engine, library) -> None:
-        def on_progress(p) -> None:
+    def _relay(self, event) -> None:
+        if isinstance(event, JobProgress):
+            p = event.progress
             preview = pil_to_qimage(p.preview) if p.preview is not None else QImage()
-            eta = p.eta_s if p.eta_s is not None else -1.0
-            self.progress.emit(job.id, p.step, p.total, eta, preview)
-
-        result = engine.generate(job.request, on_progress=on_progress, cancel=job.cancel)
-        if job.cancel.is_set():
-            raise GenerationCancelled()
-        saved = library.save(result)
-        self.engine_status.emit(result.device, engine.diffusers.loaded_model or "")
-        job.state, job.message = JobState.DONE, " ".join(result.notes)
-        self.finished_job.emit(job.id, [item.row.id for item in saved])
-        self._emit_state(job)
-
-    def _end(self, job: Job, state: JobState, message: str) -> None:
-        job.state, job.message = state, message
-        self._emit_state(job)
-
-    def _emit_state(self, job: Job) -> None:
-        self.job_changed.emit(job.id, job.state.value, job.message)
+            self.progress.emit(event.job.id, p.step, p.total, p.eta_s if p.eta_s is not None else -1.0, preview)
+        elif isinstance(event, JobChanged):
+            self.job_changed.emit(event.job.id, event.state.value, event.message)
+        elif isinstance(event, JobFinished):
+            self.finished_job.emit(event.job.id, list(event.outcome.row_ids))
+        elif isinstance(event, EngineStatus):
+            self.engine_status.emit(event.device, event.model)
 
 
 class _ThumbnailSignals(QObject):

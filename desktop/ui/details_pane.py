@@ -9,12 +9,18 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
+from desktop.engine.backend import GUIDANCE, QUALITY, SCHEDULER, SEED, STEPS, STYLE
+from desktop.engine.errors import EngineError
+from desktop.engine.tasks import EXTEND, FPS, FRAMES, STRENGTH, MediaKind, Task, task_from
 from desktop.library.history import HistoryRow
+from desktop.ui.theme import muted_text_color
 
 
 class DetailsPane(QWidget):
-    def __init__(self, actions, parent=None) -> None:
+    def __init__(self, actions, capabilities=None, parent=None) -> None:
+        """capabilities(backend, model) says which controls a row's model takes (the engine's)."""
         super().__init__(parent)
+        self._capabilities = capabilities
         self._row: HistoryRow | None = None
         self.player = None  # the VideoPlayer, made when the first video is shown
         self._pixmap = QPixmap()
@@ -68,7 +74,7 @@ class DetailsPane(QWidget):
         self._row = row
         self._buttons.setVisible(row is not None)
         self._scroll.setVisible(row is not None)
-        video = row is not None and row.media == "video"
+        video = row is not None and row.media == MediaKind.VIDEO
         if self.player is not None and not video:
             self.player.stop()
             self.player.hide()
@@ -79,7 +85,7 @@ class DetailsPane(QWidget):
             self.image.setText("Select an image in the gallery to see how it was made.")
             self.parameters.setText("")
             return
-        self.parameters.setText(_parameters_html(row, path))
+        self.parameters.setText(_parameters_html(row, path, self._controls(row)))
         if video:
             self._video_player().show()
             self.player.load(path, still or path, row.request.get("fps", 8))
@@ -88,6 +94,15 @@ class DetailsPane(QWidget):
         if self._pixmap.isNull():
             self.image.setText(f"{path.name} cannot be shown (missing or unreadable).")
         self._rescale()
+
+    def _controls(self, row: HistoryRow) -> frozenset[str] | None:
+        """The controls the row's model takes; None where that cannot be told (a backend gone since)."""
+        if self._capabilities is None:
+            return None
+        try:
+            return self._capabilities(row.backend, row.model).controls
+        except (EngineError, OSError, ValueError):
+            return None
 
     def _video_player(self):
         if self.player is None:
@@ -110,7 +125,20 @@ class DetailsPane(QWidget):
             )
 
 
-def _parameters_html(row: HistoryRow, path: Path) -> str:
+# The request's fields by the control that shows them, in the order the pane lists them.
+SAMPLING_FIELDS = (
+    (SEED, "Seed", "seed", None),
+    (STEPS, "Steps", "steps", None),
+    (GUIDANCE, "Guidance", "guidance", None),
+    (SCHEDULER, "Scheduler", "scheduler", "model default"),
+    (QUALITY, "Quality", "quality", "default"),
+    (STYLE, "Style", "style", "default"),
+)
+
+
+def _parameters_html(row: HistoryRow, path: Path, controls: frozenset[str] | None = None) -> str:
+    """Every parameter the row was made with; controls (what its model takes) picks the sampling rows,
+    or, where unknown, the rows whose values were recorded."""
     request = row.request
     fields = [
         ("Prompt", row.prompt),
@@ -120,24 +148,28 @@ def _parameters_html(row: HistoryRow, path: Path) -> str:
         ("Model", row.model),
         ("Size", f"{row.width} × {row.height}"),
     ]
-    if row.media == "video":
-        fields += [("Frames", request.get("frames")), ("FPS", request.get("fps"))]
-    if row.backend == "diffusers":
-        fields += [
-            ("Seed", row.seed),
-            ("Steps", request.get("steps")),
-            ("Guidance", request.get("guidance")),
-            ("Scheduler", request.get("scheduler") or "model default"),
-        ]
-    else:
-        fields += [("Quality", request.get("quality") or "default"), ("Style", request.get("style") or "default")]
+    try:
+        spec = task_from(row.task).spec
+    except ValueError:
+        spec = Task.TEXT_TO_IMAGE.spec
+    if spec.uses(FRAMES):
+        fields.append(("Frames", request.get("frames")))
+    if spec.uses(FPS):
+        fields.append(("FPS", request.get("fps")))
+    for control, label, key, empty in SAMPLING_FIELDS:
+        value = row.seed if key == "seed" else request.get(key)
+        if controls is not None and control not in controls:
+            continue
+        if controls is None and value is None:
+            continue
+        fields.append((label, empty if value is None else value))
     if request.get("source_id") is not None:
         fields.append(("Edited from", f"gallery item #{request['source_id']}"))
     elif request.get("image"):
         fields.append(("Edited from", request["image"]))
-    if request.get("task") == "outpaint":
+    if spec.uses(EXTEND):
         fields.append(("Extended by", "left {}, top {}, right {}, bottom {}".format(*request.get("extend", [0] * 4))))
-    if request.get("task") == "image-to-image":
+    if spec.uses(STRENGTH):
         fields.append(("Strength", request.get("strength")))
     timings = row.timings
     took = f"{timings.get('generate_s', 0):.2f} s"
@@ -149,8 +181,9 @@ def _parameters_html(row: HistoryRow, path: Path) -> str:
         ("Created", row.created_at.replace("T", " ")[:19]),
         ("File", str(path)),
     ]
+    muted = muted_text_color()
     cells = "".join(
-        f"<tr><td style='color:#666;padding-right:8px;vertical-align:top'>{html.escape(k)}</td>"
+        f"<tr><td style='color:{muted};padding-right:8px;vertical-align:top'>{html.escape(k)}</td>"
         f"<td>{html.escape(str(v))}</td></tr>"
         for k, v in fields
     )

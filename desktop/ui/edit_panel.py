@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QImage, QKeySequence
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -49,7 +49,7 @@ class EditPanel(QWidget):
         self.clear = QPushButton("Clear")
         self.invert = QPushButton("Invert")
         self.undo = QPushButton("Undo")
-        self.undo.setShortcut(QKeySequence.StandardKey.Undo)
+        self.undo.setToolTip("Undo the last stroke (Ctrl+Z)")  # the window's Undo action routes Ctrl+Z here
         self.show_mask = QCheckBox("Show mask")
         self.show_mask.setChecked(True)
 
@@ -58,34 +58,16 @@ class EditPanel(QWidget):
         self.banner.setToolTip("Extend left and right equally until the picture is 16:9")
         self.strength = QDoubleSpinBox(minimum=0.05, maximum=1.0, singleStep=0.05, value=0.75, decimals=2)
 
-        mask_tools = QHBoxLayout()
-        for widget in (
-            self.brush,
-            self.eraser,
-            QLabel("Size"),
-            self.size,
-            self.size_label,
-            self.clear,
-            self.invert,
-            self.undo,
-            self.show_mask,
-        ):
-            mask_tools.addWidget(widget)
-        mask_tools.addStretch()
-        self.mask_tools = QWidget()
-        self.mask_tools.setLayout(mask_tools)
-        mask_tools.setContentsMargins(0, 0, 0, 0)
+        # Two rows each, so the tab (and so the window) fits 1024 pixels.
+        self.mask_tools = _rows(
+            (self.brush, self.eraser, QLabel("Size"), self.size, self.size_label),
+            (self.clear, self.invert, self.undo, self.show_mask),
+        )
 
-        extend = QHBoxLayout()
-        extend.addWidget(QLabel("Extend by (px):"))
-        for label, spin in zip(("Left", "Top", "Right", "Bottom"), self.sides, strict=True):
-            extend.addWidget(QLabel(label))
-            extend.addWidget(spin)
-        extend.addWidget(self.banner)
-        extend.addStretch()
-        self.extend_tools = QWidget()
-        self.extend_tools.setLayout(extend)
-        extend.setContentsMargins(0, 0, 0, 0)
+        sides = [w for label, spin in zip(("Left", "Top", "Right", "Bottom"), self.sides, strict=True) for w in (
+            QLabel(label), spin
+        )]  # fmt: skip
+        self.extend_tools = _rows((QLabel("Extend by (px):"), self.banner), sides)
 
         strength = QHBoxLayout()
         strength.addWidget(QLabel("Strength (how much to redraw)"))
@@ -181,3 +163,17 @@ class EditPanel(QWidget):
         side = min(EXTEND_MAX, -(-extra // 2 // EXTEND_MULTIPLE) * EXTEND_MULTIPLE)
         self.sides[0].setValue(side)
         self.sides[2].setValue(side)
+
+
+def _rows(*rows) -> QWidget:
+    """A widget holding rows of widgets, each row packed to the left."""
+    holder = QWidget()
+    column = QVBoxLayout(holder)
+    column.setContentsMargins(0, 0, 0, 0)
+    for widgets in rows:
+        row = QHBoxLayout()
+        for widget in widgets:
+            row.addWidget(widget)
+        row.addStretch()
+        column.addLayout(row)
+    return holder

@@ -13,6 +13,8 @@ from PySide6.QtCore import QMimeData, QObject, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
+from desktop.engine.tasks import MediaKind
+from desktop.library.errors import LibraryError
 from desktop.library.export import ExportError, export_image, export_video
 from desktop.library.history import HistoryRow
 from desktop.library.settings import Settings
@@ -62,7 +64,7 @@ class GalleryActions(QObject):
         for action in (self.reuse, self.open, self.copy):
             action.setEnabled(count == 1)
         rows = self._selection()
-        self.edit.setEnabled(count == 1 and rows[0].media == "image")
+        self.edit.setEnabled(count == 1 and rows[0].media == MediaKind.IMAGE)
         self.delete.setEnabled(count > 0)
         self.export_menu.setEnabled(count > 0)
 
@@ -72,7 +74,7 @@ class GalleryActions(QObject):
 
     def _edit(self) -> None:
         row = self._one()
-        if row is not None and row.media == "image":
+        if row is not None and row.media == MediaKind.IMAGE:
             self.edit_requested.emit(row)
 
     def _reuse(self) -> None:
@@ -83,7 +85,12 @@ class GalleryActions(QObject):
     def _open(self) -> None:
         row = self._one()
         if row is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._library.absolute(row))))
+            path = self._library.absolute(row)
+            if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))):
+                self.message.emit(
+                    f"No app on this computer opens {path.suffix} files; the file is {path} (drag it out instead).",
+                    True,
+                )
 
     def _copy(self) -> None:
         row = self._one()
@@ -104,8 +111,9 @@ class GalleryActions(QObject):
         for row in rows:
             try:
                 trashed.append(self._library.trash(row))
-            except OSError as exc:
-                self.message.emit(f"Could not delete {Path(row.path).name}: {exc.strerror or exc}.", True)
+            except (OSError, LibraryError) as exc:
+                reason = getattr(exc, "strerror", None) or exc
+                self.message.emit(f"Could not delete {Path(row.path).name}: {reason}.", True)
         self._model.remove_ids({row.id for row in trashed})
         if trashed:
             self._deleted.append(trashed)
@@ -121,7 +129,7 @@ class GalleryActions(QObject):
         for row in rows:
             try:
                 restored.append(self._library.restore(row))
-            except OSError as exc:
+            except (OSError, LibraryError) as exc:
                 self.message.emit(f"Could not restore {Path(row.path).name}: {exc}.", True)
         self._model.reload()
         self.undo.setEnabled(bool(self._deleted))
@@ -150,7 +158,7 @@ class GalleryActions(QObject):
         for row in self._selection():
             source = self._library.absolute(row)
             try:
-                if row.media == "video":
+                if row.media == MediaKind.VIDEO:
                     written.append(
                         export_video(source, row, folder, settings.export_template, settings.video_export_format)
                     )

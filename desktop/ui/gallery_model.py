@@ -9,11 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, QSize, Qt, QUrl
-from PySide6.QtGui import QColor, QImage, QPixmap
+from PySide6.QtGui import QImage, QPixmap
 
+from desktop.engine.tasks import MediaKind
 from desktop.library.history import HistoryRow
 from desktop.library.store import Library
 from desktop.ui.bridge import ThumbnailLoader
+from desktop.ui.theme import placeholder_color
 
 PAGE_SIZE = 200
 ICON_SIZE = QSize(160, 160)
@@ -32,7 +34,7 @@ class GalleryModel(QAbstractListModel):
         self._total = 0
         self._filter: dict = {"search": "", "task": None, "backend": None, "model": None}
         self._placeholder = QPixmap(ICON_SIZE)
-        self._placeholder.fill(QColor("#e4e6eb"))
+        self._placeholder.fill(placeholder_color())
         thumbnails.ready.connect(self._thumbnail_ready)
         self.reload()
 
@@ -89,6 +91,10 @@ class GalleryModel(QAbstractListModel):
     def _reindex(self) -> None:
         self._row_of_path = {str(self.library.still(r)): i for i, r in enumerate(self._rows)}
 
+    def shows(self, row_id: int) -> bool:
+        """True where the row is among those shown (new results are added on top when they match)."""
+        return any(r.id == row_id for r in self._rows)
+
     def row_at(self, index: QModelIndex) -> HistoryRow | None:
         return self._rows[index.row()] if index.isValid() and index.row() < len(self._rows) else None
 
@@ -109,7 +115,7 @@ class GalleryModel(QAbstractListModel):
             return None
         if role == Qt.ItemDataRole.DisplayRole:
             text = row.prompt if len(row.prompt) <= 40 else row.prompt[:38] + "…"
-            return f"▶ {text}" if row.media == "video" else text
+            return f"▶ {text}" if row.media == MediaKind.VIDEO else text
         if role == Qt.ItemDataRole.DecorationRole:
             path = str(self.library.still(row))
             pixmap = self._pixmaps.get(path)
@@ -119,7 +125,7 @@ class GalleryModel(QAbstractListModel):
             return pixmap
         if role == Qt.ItemDataRole.ToolTipRole:
             seed = "" if row.seed is None else f" · seed {row.seed}"
-            kind = f"video, {row.request.get('frames')} frames" if row.media == "video" else "image"
+            kind = f"video, {row.request.get('frames')} frames" if row.media == MediaKind.VIDEO else "image"
             return f"{row.prompt}\n{kind} · {row.width}×{row.height} · {Path(row.model).name or row.model}{seed}"
         if role == ROW_ROLE:
             return row

@@ -32,8 +32,12 @@ class GalleryView(QWidget):
         self.task_filter = QComboBox()
         self.backend_filter = QComboBox()
         self.model_filter = QComboBox()
-        self.model_filter.setMinimumContentsLength(12)
-        self.model_filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        # The filters shrink to a few letters each before the search box gives up its width: in a
+        # 1024-pixel window the search must stay usable.
+        self.search.setMinimumWidth(120)
+        for combo, letters in ((self.task_filter, 4), (self.backend_filter, 4), (self.model_filter, 6)):
+            combo.setMinimumContentsLength(letters)
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
 
         self.list = QListView()
         self.list.setModel(model)

@@ -4,21 +4,25 @@ details on the right. It wires the widgets to the generation bridge and the libr
 from __future__ import annotations
 
 import dataclasses
+import html
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QImage, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QScrollArea, QSplitter, QTabWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QScrollArea, QSplitter, QTabWidget
 
 from desktop import __version__
-from desktop.demo import DEMO_LABEL, DEMO_MODEL
+from desktop.engine.engine import Engine
 from desktop.engine.errors import ValidationError
-from desktop.engine.request import Backend, GenerationRequest, Task, validate
+from desktop.engine.presets import DEMO_MODEL, DEMO_VOCABULARY, is_demo
+from desktop.engine.request import GenerationRequest
+from desktop.engine.tasks import EXTEND, Task
+from desktop.jobs.local import engine_config
+from desktop.jobs.runner import JobState
 from desktop.library.history import HistoryRow
 from desktop.library.settings import Settings, save_settings
 from desktop.library.store import Library
-from desktop.resources import DEMO_MODEL_DIR
-from desktop.ui.bridge import GenerationBridge, JobState, ThumbnailLoader
+from desktop.ui.bridge import GenerationBridge, ThumbnailLoader
 from desktop.ui.details_pane import DetailsPane
 from desktop.ui.edit_panel import EditPanel
 from desktop.ui.gallery_actions import GalleryActions
@@ -61,11 +65,12 @@ class MainWindow(QMainWindow):
         bridge.setParent(self)
         self._closed = False
         self.setAcceptDrops(True)
-        self._cached_models: list[str] = []
+        # Validates requests and answers what models can do; generating happens in the worker.
+        self.engine = Engine(engine_config(settings))
 
         self.thumbnails = ThumbnailLoader(library.thumbnail_dir, ICON_SIZE, self)
         self.gallery_model = GalleryModel(library, self.thumbnails, self)
-        self.form = PromptForm()
+        self.form = PromptForm(self.engine)
         self.progress = ProgressPanel()
         self.edit_panel = EditPanel()
         self.stage = QTabWidget()
@@ -74,12 +79,14 @@ class MainWindow(QMainWindow):
         self.gallery = GalleryView(self.gallery_model)
         self.actions = GalleryActions(self.gallery_model, lambda: self.settings, self.gallery)
         self.actions.set_selection_provider(self.gallery.selected_rows)
-        self.details = DetailsPane(self.actions)
+        self.details = DetailsPane(self.actions, lambda backend, model: self.engine.capabilities(backend, model))
 
         form_scroll = QScrollArea()
         form_scroll.setWidgetResizable(True)
         form_scroll.setWidget(self.form)
-        form_scroll.setMinimumWidth(340)
+        form_scroll.setMinimumWidth(320)
+        # The form fits its width; only a short window scrolls it, and only up and down.
+        form_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         middle = QSplitter(Qt.Orientation.Vertical)
         middle.addWidget(self.stage)
         middle.addWidget(self.gallery)
@@ -90,7 +97,10 @@ class MainWindow(QMainWindow):
         main.addWidget(self.details)
         main.setSizes([360, 680, 320])
         main.setChildrenCollapsible(False)
+        main.setStretchFactor(1, 1)  # a narrower window takes its width from the middle, not the panes
+        self.details.setMinimumWidth(240)  # narrower, the parameters wrap a word per line
         self.setCentralWidget(main)
+        self._splitters = {"main": main, "middle": middle}
 
         self.device_label = QLabel()
         self.statusBar().addPermanentWidget(self.device_label)
@@ -98,12 +108,18 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._connect()
 
+        self._restore_layout(settings.window)
         self.form.set_recent_prompts(settings.recent_prompts)
-        self.form.set_models(self._model_choices([]))
+        # Folders from the settings and the demo now; the HF cache is scanned after the first paint.
+        self.form.set_models("diffusers", self._local_models())
         self.form.restore(settings.last_form)
-        if not settings.last_form and self._model_choices([]) == [DEMO_MODEL]:
-            self.form.use_demo()  # nothing else configured (a fresh install): the built-in model, ready to go
+        if not settings.last_form and self._local_models() == [DEMO_MODEL]:
+            # Nothing else configured (a fresh install): the built-in model, ready to go.
+            self.form.select_model(DEMO_MODEL)
+            self.form.apply_defaults()
         self._show_idle_message()
+        if library.report.changed:  # a damaged history set aside and rebuilt, results a crash left unrecorded
+            self.statusBar().showMessage(library.report.summary(), 30000)
         # Scanning the Hugging Face cache touches the disk: do it after the first paint.
         QTimer.singleShot(0, self._scan_cached_models)
         QTimer.singleShot(WARM_UP_AFTER_MS, self._warm_up_demo)
@@ -122,7 +138,13 @@ class MainWindow(QMainWindow):
         file_menu.addAction(quit_action)
 
         edit_menu = menu.addMenu("&Edit")
-        edit_menu.addAction(self.actions.undo)
+        # One window-level Ctrl+Z: the last mask stroke on the Edit tab, else the last delete. (Text
+        # fields still undo their own typing: they take the key first.)
+        self.actions.undo.setShortcut(QKeySequence())
+        undo = QAction("&Undo", self, shortcut=QKeySequence.StandardKey.Undo)
+        undo.triggered.connect(self.undo)
+        self.addAction(undo)
+        edit_menu.addAction(undo)
         edit_menu.addSeparator()
         for action in (self.actions.reuse, self.actions.copy, self.actions.open, self.actions.delete):
             edit_menu.addAction(action)
@@ -133,9 +155,11 @@ class MainWindow(QMainWindow):
         edit_menu.addAction(find)
 
         generate_menu = menu.addMenu("&Generate")
+        # Shortcuts live on window-level actions: a button's shortcut is lost when its text changes.
         generate = QAction("&Generate", self)
+        generate.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
         generate.triggered.connect(self.generate)
-        cancel = QAction("&Cancel running", self)
+        cancel = QAction("&Cancel running", self, shortcut=QKeySequence(Qt.Key.Key_Escape))
         cancel.triggered.connect(self.cancel_running)
         cancel_all = QAction("Cancel &all", self, shortcut=QKeySequence("Ctrl+Shift+Esc"))
         cancel_all.triggered.connect(self.bridge.cancel_all)
@@ -143,12 +167,17 @@ class MainWindow(QMainWindow):
         clear.triggered.connect(self._clear_finished)
         for action in (generate, cancel, cancel_all, clear):
             generate_menu.addAction(action)
-        self.addAction(cancel_all)
+            self.addAction(action)
 
         help_menu = menu.addMenu("&Help")
-        about = QAction("&About Diffusion Studio", self)
-        about.triggered.connect(lambda: self.statusBar().showMessage(f"Diffusion Studio {__version__}", 5000))
-        help_menu.addAction(about)
+        for text, slot in (
+            ("&Getting started", self.show_getting_started),
+            ("&Keyboard shortcuts", self.show_shortcuts),
+            ("&About Diffusion Studio", self.show_about),
+        ):
+            action = QAction(text, self)
+            action.triggered.connect(slot)
+            help_menu.addAction(action)
 
     def _connect(self) -> None:
         self.form.generate_requested.connect(self.generate)
@@ -181,13 +210,14 @@ class MainWindow(QMainWindow):
         request = self.form.request()
         written_mask = None
         try:
-            if request.task.edits_image:
+            if request.task.spec.edits:
                 request, written_mask = self._with_edit_inputs(request)
-            validate(request)
+            # Validated once, here: the runner and the worker take it as it is.
+            request = self.engine.validate(request)
         except ValidationError as exc:
             if written_mask:
                 Path(written_mask).unlink(missing_ok=True)
-            self.form.show_error(str(exc))
+            self.form.show_error(str(exc), exc.field)
             return
         except OSError as exc:
             self.form.show_error(f"Could not prepare the edit: {exc}.")
@@ -207,7 +237,8 @@ class MainWindow(QMainWindow):
             request,
             image=image,
             mask=mask,
-            extend=panel.extension() if request.task is Task.OUTPAINT else (0, 0, 0, 0),
+            extend=panel.extension() if request.task.spec.uses(EXTEND) else (0, 0, 0, 0),
+            # The panel offers a strength for restyling; inpaint and outpaint redraw their area fully.
             strength=panel.strength.value() if request.task is Task.IMAGE_TO_IMAGE else None,
             source_id=panel.source_id,
         )
@@ -215,14 +246,61 @@ class MainWindow(QMainWindow):
 
     def _task_changed(self, task: Task) -> None:
         self.edit_panel.set_task(task)
-        self.stage.setCurrentWidget(self.edit_panel if task.edits_image else self.progress)
+        self.stage.setCurrentWidget(self.edit_panel if task.spec.edits else self.progress)
+
+    # --- help ------------------------------------------------------------------------------------
+
+    def _inform(self, title: str, text: str) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Icon.NoIcon, title, text, QMessageBox.StandardButton.Close, self)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        box.open()  # not exec(): the window (and its queue) keeps running behind it
+        return box
+
+    def show_getting_started(self) -> QMessageBox:
+        words = "".join(f"<li><b>{kind}</b>: {', '.join(values)}</li>" for kind, values in DEMO_VOCABULARY.items())
+        return self._inform(
+            "Getting started",
+            "<h3>Your first picture</h3>"
+            "<p>The built-in <b>demo model</b> works offline on any computer. It knows one shape in one colour "
+            "on a plain background, nothing else:</p>"
+            f"<ul>{words}</ul>"
+            "<p>Try <i>a small yellow triangle on the left on a black background</i> and press "
+            "<b>Generate</b> (Ctrl+Enter). Words it does not know are named under the form.</p>"
+            "<h3>Real pictures</h3>"
+            "<p>Add a diffusers model folder (<i>Settings → Models</i>) or an OpenAI key (<i>Settings → OpenAI</i>). "
+            "<i>Templates</i> has prompts for marketing, product prototypes, education and launch videos.</p>"
+            "<h3>Editing</h3><p>Drop a picture on the window, or choose <i>Edit</i> on a gallery item: inpaint "
+            "with the brush, outpaint to a wider canvas, or restyle it.</p>",
+        )
+
+    def show_shortcuts(self) -> QMessageBox:
+        rows = "".join(f"<tr><td><b>{keys}</b></td><td>{what}</td></tr>" for keys, what in SHORTCUTS)
+        return self._inform("Keyboard shortcuts", f"<table cellspacing=6>{rows}</table>")
+
+    def show_about(self) -> QMessageBox:
+        device = self.device_label.text().removeprefix("Device: ")
+        return self._inform(
+            "About Diffusion Studio",
+            f"<h3>Diffusion Studio {__version__}</h3>"
+            "<p>Text to image and video on your own GPU, a team server or the OpenAI Images API.</p>"
+            f"<p><b>Device:</b> {html.escape(device)}<br><b>Library:</b> {html.escape(str(self.library.root))}</p>",
+        )
+
+    def undo(self) -> None:
+        if self.stage.currentWidget() is self.edit_panel and self.edit_panel.canvas.can_undo():
+            self.edit_panel.canvas.undo()
+        elif self.actions.undo.isEnabled():
+            self.actions.undo.trigger()
+        else:
+            self.statusBar().showMessage("Nothing to undo.", 3000)
 
     def open_for_edit(self, path: Path, source_id: int | None = None) -> bool:
         """Load a picture into the Edit tab and pick an editing task (inpaint unless one is chosen)."""
         if not self.edit_panel.load(path, source_id):
             self.statusBar().showMessage(self.edit_panel.title.text(), 8000)
             return False
-        if not self.form.task_value.edits_image:
+        if not self.form.task_value.spec.edits:
             self.form.task.setCurrentIndex(self.form.task.findData(Task.INPAINT.value))
         self.stage.setCurrentWidget(self.edit_panel)
         return True
@@ -254,7 +332,8 @@ class MainWindow(QMainWindow):
         state = JobState(state_value)
         self.progress.update_job(job_id, state, message)
         if state is JobState.FAILED:
-            self.form.show_error(message)
+            job = self.bridge.job(job_id)
+            self.form.show_error(message, job.error_field if job is not None else None)
             self.statusBar().showMessage(f"Job #{job_id} failed.", 8000)
         elif state is JobState.DONE and message:
             self.statusBar().showMessage(f"Note: {message[:1].upper()}{message[1:]}", 15000)
@@ -270,9 +349,12 @@ class MainWindow(QMainWindow):
             self.form.set_last_seed(rows[0].seed)
             self.progress.show_result(QImage(str(self.library.still(rows[0]))))
             self.gallery.select_id(rows[0].id)
+            hidden = (
+                "" if self.gallery_model.shows(rows[0].id) else " The search or filters hide it: clear them to see it."
+            )
             self.statusBar().showMessage(
                 f"Job #{job_id}: {len(rows)} {rows[0].media}{'s' if len(rows) != 1 else ''} saved "
-                f"in {rows[0].timings.get('generate_s', 0):.1f} s.",
+                f"in {rows[0].timings.get('generate_s', 0):.1f} s.{hidden}",
                 8000,
             )
 
@@ -306,33 +388,35 @@ class MainWindow(QMainWindow):
 
     # --- settings --------------------------------------------------------------------------
 
-    def _model_choices(self, cached: list[str]) -> list[str]:
-        # The demo comes last: a model the user added is the one they mean to use.
-        demo = [DEMO_MODEL] if (DEMO_MODEL_DIR / "model_index.json").is_file() else []
-        return list(dict.fromkeys([*self.settings.model_folders, *cached, *demo]))
+    def _local_models(self) -> list[str]:
+        """The settings' folders and the demo, without scanning the HF cache (before the first paint)."""
+        demo = self.engine.backend("diffusers").default_model()
+        return list(dict.fromkeys([*self.settings.model_folders, *([demo] if demo else [])]))
 
     def _warm_up_demo(self) -> None:
         """The demo model is small (a second to import and load): have it ready by the first click.
         Big models are loaded by their first generation, not on every start."""
-        if self.form.backend_value is Backend.DIFFUSERS and self.form.model.currentText() == DEMO_LABEL:
+        if self.form.backend_value == "diffusers" and is_demo(self.form.model_value):
             self.bridge.warm_up(DEMO_MODEL)
 
     def _scan_cached_models(self) -> None:
-        from desktop.engine.models import cached_pipelines
-
-        try:
-            self._cached_models = cached_pipelines()
-        except OSError:
-            self._cached_models = []
         current = self.form.model.currentText()
-        self.form.set_models(self._model_choices(self._cached_models))
+        self.form.set_models("diffusers", self.engine.backend("diffusers").models())
         if current:
             self.form.model.setEditText(current)
         self._show_idle_message()
 
+    def _cached_models(self) -> list[str]:
+        from desktop.engine.models import cached_pipelines
+
+        try:
+            return cached_pipelines()
+        except OSError:
+            return []
+
     def _show_idle_message(self) -> None:
-        has_local = bool(self._model_choices(self._cached_models)) or bool(self.form.model.currentText().strip())
-        if self.gallery_model.rowCount() == 0 and self.form.model.currentText() == DEMO_LABEL:
+        has_local = bool(self._local_models()) or bool(self.form.model.currentText().strip())
+        if self.gallery_model.rowCount() == 0 and is_demo(self.form.model_value):
             self.progress.show_message(DEMO_WELCOME)
         elif self.gallery_model.rowCount() == 0 and not has_local:
             self.progress.show_message(WELCOME)
@@ -349,26 +433,52 @@ class MainWindow(QMainWindow):
         from desktop.library.key_store import load_api_key, save_api_key
         from desktop.ui.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.settings, load_api_key(), self._cached_models, self)
+        dialog = SettingsDialog(self.settings, load_api_key(), self._cached_models(), self)
         if dialog.exec() != SettingsDialog.DialogCode.Accepted:
             return
         self.apply_settings(dialog.result_settings())
-        where = save_api_key(dialog.result_api_key())
-        self.statusBar().showMessage(f"Settings saved; the OpenAI key is kept in {where}.", 6000)
+        key = dialog.result_api_key()
+        where = save_api_key(key)
+        kept = f"the OpenAI key is kept in {where}" if key else "no OpenAI key is kept"
+        self.statusBar().showMessage(f"Settings saved; {kept}.", 6000)
 
     def apply_settings(self, settings: Settings) -> None:
-        from desktop.ui.application import engine_factory
+        from PySide6.QtWidgets import QApplication
 
+        from desktop.ui.theme import apply_theme
+
+        apply_theme(QApplication.instance(), settings.theme)
         self.settings = settings
         self._save_settings()
-        self.bridge.reset_engine(engine_factory(settings))
-        self.form.set_models(self._model_choices(self._cached_models))
+        self.engine = Engine(engine_config(settings))
+        self.form.set_engine(self.engine)
+        self.bridge.reset_engine(settings)
+        self.form.set_models("diffusers", self.engine.backend("diffusers").models())
 
     def _save_settings(self) -> None:
         try:
             save_settings(self.settings)
         except OSError as exc:
             self.statusBar().showMessage(f"Could not save the settings: {exc.strerror or exc}.", 8000)
+
+    def _layout_state(self) -> dict:
+        return {
+            "geometry": bytes(self.saveGeometry().toHex()).decode("ascii"),
+            **{f"{name}_splitter": splitter.sizes() for name, splitter in self._splitters.items()},
+            "tab": self.stage.currentIndex(),
+        }
+
+    def _restore_layout(self, state: dict) -> None:
+        """Window size, splitters and tab as the user left them; anything malformed is ignored."""
+        geometry = state.get("geometry")
+        if isinstance(geometry, str) and len(geometry) < 4096:
+            self.restoreGeometry(QByteArray.fromHex(geometry.encode("ascii", "ignore")))
+        for name, splitter in self._splitters.items():
+            sizes = state.get(f"{name}_splitter")
+            if isinstance(sizes, list) and len(sizes) == splitter.count() and all(isinstance(v, int) for v in sizes):
+                splitter.setSizes(sizes)
+        if state.get("tab") == 0:  # the Edit tab needs a picture: only the Generate tab comes back
+            self.stage.setCurrentIndex(0)
 
     # --- shutdown ----------------------------------------------------------------------------
 
@@ -379,6 +489,7 @@ class MainWindow(QMainWindow):
             return
         self._closed = True
         self.settings.last_form = self.form.state()
+        self.settings.window = self._layout_state()
         self._save_settings()
         self.statusBar().showMessage("Stopping…")
         self.bridge.shutdown()
@@ -389,6 +500,22 @@ class MainWindow(QMainWindow):
         self.library.close()
         event.accept()
 
+
+# What Help → Keyboard shortcuts lists; the actions themselves are made in _build_menus and the widgets.
+SHORTCUTS = (
+    ("Ctrl+Enter", "Generate (queues another job while one runs)"),
+    ("Esc", "Cancel the running job"),
+    ("Ctrl+Shift+Esc", "Cancel all jobs"),
+    ("Ctrl+Z", "Undo the last mask stroke (Edit tab) or the last delete"),
+    ("Ctrl+F", "Search the gallery"),
+    ("Ctrl+E", "Edit the selected picture"),
+    ("Ctrl+R", "Use the selected item's settings again"),
+    ("Ctrl+O", "Open the selected item in the system's viewer"),
+    ("Ctrl+C", "Copy the selected picture"),
+    ("Delete", "Delete the selected items (Ctrl+Z brings them back)"),
+    ("Ctrl+,", "Settings"),
+    ("Ctrl+Q", "Quit"),
+)
 
 PICTURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 

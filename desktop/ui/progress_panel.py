@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.ui.bridge import Job, JobState
+from desktop.jobs.runner import Job, JobState
 
 STATE_LABELS = {
     JobState.QUEUED: "Queued",

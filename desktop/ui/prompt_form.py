@@ -1,10 +1,14 @@
 """The prompt editor and the generation settings: prompt, negative prompt, templates, backend,
-model, size, steps, guidance, seed, count. It builds a GenerationRequest; it does not run one."""
+model, size, steps, guidance, seed, count. It builds a GenerationRequest; it does not run one.
+
+Which rows show, which sizes are offered and which defaults apply come from the chosen model's
+capabilities (its backend says), and from the task's spec: nothing here names a backend or a model.
+"""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QRegularExpressionValidator
+from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -23,8 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.demo import DEMO_DEFAULTS, DEMO_LABEL, DEMO_MODEL
-from desktop.engine.openai_models import DEFAULT_OPENAI_MODEL, OPENAI_MODELS
+from desktop.engine.backend import GUIDANCE, NEGATIVE_PROMPT, QUALITY, SCHEDULER, SEED, STEPS, STYLE, Capabilities
+from desktop.engine.presets import model_from_label, model_label
 from desktop.engine.request import (
     COUNT_MAX,
     FPS_MAX,
@@ -36,12 +40,12 @@ from desktop.engine.request import (
     SIZE_MIN,
     SIZE_MULTIPLE,
     STEPS_MAX,
-    Backend,
     GenerationRequest,
-    Task,
 )
 from desktop.engine.schedulers import SCHEDULERS
+from desktop.engine.tasks import FPS, FRAMES, TASKS, Task
 from desktop.resources import prompt_templates
+from desktop.ui.theme import error_colors
 
 DIFFUSERS_PRESETS = (
     ("Square 256", 256, 256),
@@ -60,8 +64,13 @@ class PromptForm(QWidget):
     generate_requested = Signal()
     cancel_requested = Signal()
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, engine, parent=None) -> None:
+        """engine: the window's Engine, asked for backends and capabilities (it never generates)."""
         super().__init__(parent)
+        self._engine = engine
+        self._models: dict[str, list[str]] = {}
+        self._shown_task = Task.TEXT_TO_IMAGE
+        self._tuning_by_media: dict = {}  # MediaKind -> size, steps, ... as the user left them
         self._last_seed: int | None = None
         self._recent: list[str] = []
 
@@ -73,6 +82,7 @@ class PromptForm(QWidget):
         self.negative_prompt.setPlaceholderText("What to keep out (blurry, text, watermark…)")
         self.negative_prompt.setTabChangesFocus(True)
         self.negative_prompt.setMaximumHeight(60)
+        self.negative_label = QLabel("Negative prompt")
 
         self.templates_button = QToolButton(text="Templates")
         self.templates_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -81,16 +91,13 @@ class PromptForm(QWidget):
         self.templates_menu.aboutToShow.connect(self._fill_templates_menu)
 
         self.task = QComboBox()
-        self.task.addItem("Image", Task.TEXT_TO_IMAGE.value)
-        self.task.addItem("Video", Task.TEXT_TO_VIDEO.value)
-        self.task.addItem("Image to image (restyle)", Task.IMAGE_TO_IMAGE.value)
-        self.task.addItem("Inpaint (repaint a region)", Task.INPAINT.value)
-        self.task.addItem("Outpaint (extend the canvas)", Task.OUTPAINT.value)
+        for spec in TASKS.values():
+            self.task.addItem(spec.label, spec.task.value)
         self.frames = QSpinBox(minimum=FRAMES_MIN, maximum=FRAMES_MAX, value=16)
         self.fps = QSpinBox(minimum=FPS_MIN, maximum=FPS_MAX, value=8)
         self.backend = QComboBox()
-        self.backend.addItem("Local GPU/CPU (diffusers)", Backend.DIFFUSERS.value)
-        self.backend.addItem("OpenAI Images API", Backend.OPENAI.value)
+        for backend in engine.backends():
+            self.backend.addItem(backend.label, backend.id)
         self.model = QComboBox()
         self.model.setEditable(True)
         self.model.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
@@ -122,24 +129,23 @@ class PromptForm(QWidget):
         self.error.setObjectName("formError")
         self.error.setWordWrap(True)
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        background, text = error_colors()
         self.error.setStyleSheet(
-            "#formError { background: #fdecea; color: #8a1c12; padding: 6px; border-radius: 4px; }"
+            f"#formError {{ background: {background}; color: {text}; padding: 6px; border-radius: 4px; }}"
         )
         self.error.hide()
 
         self.generate_button = QPushButton("Generate")
         self.generate_button.setDefault(True)
-        self.generate_button.setShortcut(QKeySequence("Ctrl+Return"))
         self.generate_button.setToolTip("Generate (Ctrl+Enter); queues if one is running")
         self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setShortcut(QKeySequence(Qt.Key.Key_Escape))
         self.cancel_button.setToolTip("Cancel the running generation (Esc)")
         self.cancel_button.setEnabled(False)
 
         self._layout()
         self._connect()
         self._backend_changed()
-        self._show_video_rows(False)
+        self._show_task_rows()
 
     def _layout(self) -> None:
         prompt_header = QHBoxLayout()
@@ -186,7 +192,7 @@ class PromptForm(QWidget):
         outer = QVBoxLayout(self)
         outer.addLayout(prompt_header)
         outer.addWidget(self.prompt)
-        outer.addWidget(QLabel("Negative prompt"))
+        outer.addWidget(self.negative_label)
         outer.addWidget(self.negative_prompt)
         outer.addLayout(form)
         outer.addWidget(self.error)
@@ -212,90 +218,136 @@ class PromptForm(QWidget):
     def task_value(self) -> Task:
         return Task(self.task.currentData())
 
+    @property
+    def backend_value(self) -> str:
+        return self.backend.currentData()
+
+    @property
+    def _backend(self):
+        return self._engine.backend(self.backend_value)
+
+    @property
+    def model_value(self) -> str:
+        return model_from_label(self.model.currentText())
+
+    def capabilities(self) -> Capabilities:
+        return self._engine.capabilities(self.backend_value, self.model_value)
+
+    def _tuning(self) -> dict:
+        return {
+            "size": (self.width.value(), self.height.value()),
+            "steps": self.steps.value(),
+            "guidance": self.guidance.value(),
+            "frames": self.frames.value(),
+            "fps": self.fps.value(),
+        }
+
+    def _restore_tuning(self, tuning: dict) -> None:
+        self.set_size(*tuning["size"])
+        for name in ("steps", "guidance", "frames", "fps"):
+            getattr(self, name).setValue(tuning[name])
+
     def _task_changed(self) -> None:
-        self.task_changed.emit(self.task_value)
-        video = self.task_value.makes_video
-        openai_item = self.backend.model().item(self.backend.findData(Backend.OPENAI.value))
-        openai_item.setEnabled(not video)  # the Images API makes no videos
-        if video:
-            self.backend.setCurrentIndex(self.backend.findData(Backend.DIFFUSERS.value))
-            # ModelScope's recipe (damo-vilab/text-to-video-ms-1.7b): 256x256, 25 steps, 16 frames at 8 fps.
-            self.set_size(256, 256)
-            self.steps.setValue(25)
-            self.frames.setValue(16)
-            self.fps.setValue(8)
-        self._show_video_rows(video)
+        task = self.task_value
+        # Leaving a task keeps what the user had there; coming back restores it (a video model's
+        # 256x256 and 25 steps must not follow the user back to the demo's 64x64 pictures).
+        self._tuning_by_media[self._shown_task.spec.media] = self._tuning()
+        self._shown_task = task
+        self.task_changed.emit(task)
+        # Backends with a fixed list of models are offered only where one of them can do the task
+        # (the Images API makes no videos); backends that take a folder may have one that can.
+        for index in range(self.backend.count()):
+            backend = self._engine.backend(self.backend.itemData(index))
+            able = backend.models_are_paths or any(
+                task in self._engine.capabilities(backend.id, model).tasks for model in backend.models()
+            )
+            self.backend.model().item(index).setEnabled(able)
+        if not self.backend.model().item(self.backend.currentIndex()).isEnabled():
+            first = next(i for i in range(self.backend.count()) if self.backend.model().item(i).isEnabled())
+            self.backend.setCurrentIndex(first)
+        if task.spec.media in self._tuning_by_media:
+            self._restore_tuning(self._tuning_by_media[task.spec.media])
+        elif task.spec.uses(FRAMES) and task in self.capabilities().tasks:
+            self.apply_defaults()  # a video model's recipe: its size, steps, frames and fps
+        self._show_task_rows()
         self._show_size_rows()
 
     def _show_size_rows(self) -> None:
-        # A local edit works at the picture's own size; OpenAI takes only its sizes.
-        follows_picture = self.task_value.edits_image and self.backend_value is Backend.DIFFUSERS
+        # A local edit works at the picture's own size; a backend with fixed sizes takes only those.
+        follows_picture = self.task_value.spec.sized_by_picture and not self.capabilities().sizes
         self._form.setRowVisible(self.size_preset, not follows_picture)
         if follows_picture:
             self._form.setRowVisible(self._size_custom, False)
         else:
             self._preset_changed()
 
-    def _show_video_rows(self, video: bool) -> None:
-        self._form.setRowVisible(self.frames, video)
-        self._form.setRowVisible(self.fps, video)
-        self._form.labelForField(self.count).setText("Videos" if video else "Images")
+    def _show_task_rows(self) -> None:
+        spec = self.task_value.spec
+        self._form.setRowVisible(self.frames, spec.uses(FRAMES))
+        self._form.setRowVisible(self.fps, spec.uses(FPS))
+        self._form.labelForField(self.count).setText(f"{spec.noun.capitalize()}s")
 
-    @property
-    def backend_value(self) -> Backend:
-        return Backend(self.backend.currentData())
-
-    def set_models(self, diffusers_models: list[str]) -> None:
-        """The models offered for the diffusers backend (folders from Settings, the HF cache)."""
-        self._diffusers_models = list(diffusers_models)
-        if self.backend_value is Backend.DIFFUSERS:
-            current = self.model.currentText()
-            self._fill_models(self._diffusers_models, current)
+    def set_models(self, backend_id: str, models: list[str]) -> None:
+        """The models offered for a backend (for local models: folders from Settings, the HF cache, the demo)."""
+        self._models[backend_id] = list(models)
+        if self.backend_value == backend_id:
+            self._fill_models(self._models[backend_id], self.model.currentText())
 
     def _fill_models(self, names: list[str], current: str) -> None:
         self.model.blockSignals(True)
         self.model.clear()
-        self.model.addItems([DEMO_LABEL if name == DEMO_MODEL else name for name in names])
-        current = DEMO_LABEL if current == DEMO_MODEL else current
-        self.model.setEditText(current or (names[0] if names else ""))
+        self.model.addItems([model_label(name) for name in names])
+        current = model_label(model_from_label(current))
+        self.model.setEditText(current or (model_label(names[0]) if names else ""))
         self.model.blockSignals(False)
         self._model_changed()
 
     def _backend_changed(self) -> None:
-        openai = self.backend_value is Backend.OPENAI
-        self.model.setEditable(not openai)
-        self.browse.setVisible(not openai)
-        if openai:
-            self._fill_models(list(OPENAI_MODELS), DEFAULT_OPENAI_MODEL)
-        else:
-            self._fill_models(getattr(self, "_diffusers_models", []), "")
-        for row in (self.steps, self.guidance, self.scheduler, self._seed_row):
-            self._form.setRowVisible(row, not openai)
-        if not openai:  # for OpenAI, _model_changed shows them where the model takes them
-            self._form.setRowVisible(self.quality, False)
-            self._form.setRowVisible(self.style, False)
+        backend = self._backend
+        self.model.setEditable(backend.models_are_paths)
+        self.browse.setVisible(backend.models_are_paths)
+        if backend.id not in self._models:
+            self._models[backend.id] = backend.models() if not backend.models_are_paths else []
+        default = "" if backend.models_are_paths else backend.default_model()
+        self._fill_models(self._models[backend.id], default)
         self._show_size_rows()
 
     def _model_changed(self) -> None:
+        caps = self.capabilities()
+        for widget, control in (
+            (self.steps, STEPS),
+            (self.guidance, GUIDANCE),
+            (self.scheduler, SCHEDULER),
+            (self._seed_row, SEED),
+        ):
+            self._form.setRowVisible(widget, caps.takes(control))
+        self.negative_prompt.setVisible(caps.takes(NEGATIVE_PROMPT))
+        self.negative_label.setVisible(caps.takes(NEGATIVE_PROMPT))
+        for combo, control, values in ((self.quality, QUALITY, caps.qualities), (self.style, STYLE, caps.styles)):
+            combo.clear()
+            combo.addItem("Default", None)
+            for value in values:
+                combo.addItem(value, value)
+            self._form.setRowVisible(combo, caps.takes(control))
         self.size_preset.blockSignals(True)
         self.size_preset.clear()
-        if self.backend_value is Backend.OPENAI:
-            model = OPENAI_MODELS.get(self.model.currentText()) or OPENAI_MODELS[DEFAULT_OPENAI_MODEL]
-            for size in model.sizes:
+        if caps.sizes:
+            for size in caps.sizes:
                 self.size_preset.addItem(size, size)
-            for combo, values in ((self.quality, model.qualities), (self.style, model.styles)):
-                combo.clear()
-                combo.addItem("Default", None)
-                for value in values:
-                    combo.addItem(value, value)
-                self._form.setRowVisible(combo, bool(values))
-            self.count.setMaximum(COUNT_MAX)
         else:
+            native = (int(caps.defaults.get("width", 0)), int(caps.defaults.get("height", 0)))
+            if all(native) and native not in {(w, h) for _, w, h in DIFFUSERS_PRESETS}:
+                self.size_preset.addItem(f"Model's own {native[0]}x{native[1]}", f"{native[0]}x{native[1]}")
             for label, w, h in DIFFUSERS_PRESETS:
-                self.size_preset.addItem(label, f"{w}x{h}")
+                if caps.size_min <= min(w, h) and max(w, h) <= caps.size_max:
+                    self.size_preset.addItem(label, f"{w}x{h}")
             self.size_preset.addItem(CUSTOM, None)
+            for spin in (self.width, self.height):
+                spin.setRange(caps.size_min, caps.size_max)
+                spin.setSingleStep(caps.size_multiple)
         self.size_preset.blockSignals(False)
         self._select_size(self.width.value(), self.height.value())
+        self._show_size_rows()
 
     def set_size(self, width: int, height: int) -> None:
         self.width.setValue(width)
@@ -311,7 +363,7 @@ class PromptForm(QWidget):
 
     def _preset_changed(self) -> None:
         data = self.size_preset.currentData()
-        custom = data is None and self.backend_value is Backend.DIFFUSERS
+        custom = data is None and not self.capabilities().sizes
         self._form.setRowVisible(self._size_custom, custom)
         if data is not None:
             width, height = (int(v) for v in data.split("x"))
@@ -319,15 +371,24 @@ class PromptForm(QWidget):
             self.height.setValue(height)
 
     def _model_chosen(self) -> None:
-        """The user picked a model: the demo model gets the settings it was trained for."""
-        if self.model.currentText() == DEMO_LABEL:
-            self.use_demo()
+        """The user picked a model from the list: it gets the settings it was made for."""
+        self.apply_defaults()
 
-    def use_demo(self) -> None:
-        self.model.setEditText(DEMO_LABEL)
-        self.set_size(DEMO_DEFAULTS["width"], DEMO_DEFAULTS["height"])
-        self.steps.setValue(DEMO_DEFAULTS["steps"])
-        self.guidance.setValue(DEMO_DEFAULTS["guidance"])
+    def apply_defaults(self) -> None:
+        """The chosen model's own defaults (its preset): size, steps, guidance, and frames and fps for
+        video models."""
+        defaults = self.capabilities().defaults
+        if "width" in defaults and "height" in defaults:
+            self.set_size(int(defaults["width"]), int(defaults["height"]))
+        for name in ("steps", "frames", "fps"):
+            if name in defaults:
+                getattr(self, name).setValue(int(defaults[name]))
+        if "guidance" in defaults:
+            self.guidance.setValue(float(defaults["guidance"]))
+
+    def select_model(self, model: str) -> None:
+        self.model.setEditText(model_label(model))
+        self._model_changed()
 
     def _browse_model(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose a diffusers model folder (it holds model_index.json)")
@@ -369,31 +430,68 @@ class PromptForm(QWidget):
 
     # --- request in and out ----------------------------------------------------------------
 
-    def show_error(self, message: str) -> None:
+    def show_error(self, message: str, field: str | None = None) -> None:
+        """Say what is wrong; where a request field is at fault, mark its widget and put the cursor there."""
         self.error.setText(message[:1].upper() + message[1:] if message else "")
         self.error.setVisible(bool(message))
+        for widget in self._field_widgets().values():
+            if widget.property("invalid"):
+                widget.setProperty("invalid", False)
+                widget.setStyleSheet("")
+        widget = self._field_widgets().get(field or "")
+        if widget is not None and message:
+            widget.setProperty("invalid", True)
+            widget.setStyleSheet("border: 1px solid #c62828;")
+            widget.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _field_widgets(self) -> dict[str, QWidget]:
+        return {
+            "prompt": self.prompt,
+            "negative_prompt": self.negative_prompt,
+            "task": self.task,
+            "backend": self.backend,
+            "model": self.model,
+            "size": self.size_preset,
+            "width": self.width,
+            "height": self.height,
+            "steps": self.steps,
+            "guidance": self.guidance,
+            "scheduler": self.scheduler,
+            "seed": self.seed,
+            "count": self.count,
+            "quality": self.quality,
+            "style": self.style,
+            "frames": self.frames,
+            "fps": self.fps,
+        }
+
+    def set_engine(self, engine) -> None:
+        """New settings made a new engine: ask it from now on."""
+        self._engine = engine
+        self._models = {}
+        self._model_changed()
 
     def request(self) -> GenerationRequest:
-        openai = self.backend_value is Backend.OPENAI
+        caps = self.capabilities()
         seed_text = self.seed.text().strip()
         seed = None if self.random_seed.isChecked() or not seed_text else int(seed_text)
-        edit = self.task_value.edits_image and not openai
+        # A local edit takes its size from the picture.
+        by_picture = self.task_value.spec.sized_by_picture and not caps.sizes
         return GenerationRequest(
             task=self.task_value,
             prompt=self.prompt.toPlainText(),
-            negative_prompt=self.negative_prompt.toPlainText().strip(),
+            negative_prompt=self.negative_prompt.toPlainText().strip() if caps.takes(NEGATIVE_PROMPT) else "",
             backend=self.backend_value,
-            model=DEMO_MODEL if self.model.currentText() == DEMO_LABEL else self.model.currentText().strip(),
-            # A local edit takes its size from the picture.
-            width=None if edit else self.width.value(),
-            height=None if edit else self.height.value(),
+            model=self.model_value,
+            width=None if by_picture else self.width.value(),
+            height=None if by_picture else self.height.value(),
             steps=self.steps.value(),
             guidance=round(self.guidance.value(), 2),
-            seed=None if openai else seed,
+            seed=seed if caps.takes(SEED) else None,
             count=self.count.value(),
-            scheduler=None if openai else self.scheduler.currentData(),
-            quality=self.quality.currentData() if openai else None,
-            style=self.style.currentData() if openai else None,
+            scheduler=self.scheduler.currentData() if caps.takes(SCHEDULER) else None,
+            quality=self.quality.currentData() if caps.takes(QUALITY) else None,
+            style=self.style.currentData() if caps.takes(STYLE) else None,
             frames=self.frames.value(),
             fps=self.fps.value(),
         )
@@ -405,8 +503,8 @@ class PromptForm(QWidget):
         self.task.setCurrentIndex(max(self.task.findData(request.task.value), 0))
         self.frames.setValue(request.frames)
         self.fps.setValue(request.fps)
-        self.backend.setCurrentIndex(max(self.backend.findData(request.backend.value), 0))
-        self.model.setEditText(DEMO_LABEL if request.model == DEMO_MODEL else request.model)
+        self.backend.setCurrentIndex(max(self.backend.findData(request.backend), 0))
+        self.select_model(request.model)
         if request.width and request.height:
             self.set_size(request.width, request.height)
         self.steps.setValue(request.steps)

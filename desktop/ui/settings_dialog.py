@@ -28,6 +28,7 @@ from desktop.engine.devices import DEVICE_CHOICES
 from desktop.library.export import FORMATS, TEMPLATE_FIELDS, ExportError, check_template
 from desktop.library.settings import ExportDestination, Settings
 from desktop.library.video import VIDEO_FORMATS
+from desktop.ui.theme import error_text_color
 
 
 class SettingsDialog(QDialog):
@@ -41,9 +42,10 @@ class SettingsDialog(QDialog):
         tabs.addTab(self._models_tab(cached_models), "Models")
         tabs.addTab(self._device_tab(), "Device")
         tabs.addTab(self._export_tab(), "Export")
+        tabs.addTab(self._appearance_tab(), "Appearance")
         self.tabs = tabs
         self.error = QLabel()
-        self.error.setStyleSheet("color: #8a1c12")
+        self.error.setStyleSheet(f"color: {error_text_color()}")
         self.error.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -121,6 +123,16 @@ class SettingsDialog(QDialog):
         form.addRow("Device", self.device)
         for box in (self.cpu_offload, self.attention_slicing, self.vae_tiling, self.allow_pickle):
             form.addRow(box)
+        return page
+
+    def _appearance_tab(self) -> QWidget:
+        self.theme = QComboBox()
+        for value, label in (("system", "Follow the system"), ("light", "Light"), ("dark", "Dark")):
+            self.theme.addItem(label, value)
+        self.theme.setCurrentIndex(max(self.theme.findData(self._settings.theme), 0))
+        page = QWidget()
+        form = QFormLayout(page)
+        form.addRow("Theme", self.theme)
         return page
 
     def _export_tab(self) -> QWidget:
@@ -210,6 +222,7 @@ class SettingsDialog(QDialog):
         s.export_template = self.template.text().strip()
         s.export_format = self.export_format.currentText()
         s.video_export_format = self.video_export_format.currentText()
+        s.theme = self.theme.currentData()
         return s
 
     def result_api_key(self) -> str:

@@ -10,6 +10,8 @@ from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget
 
+from desktop.ui.theme import error_text_color
+
 
 def load_multimedia():
     """(QtMultimedia, QtMultimediaWidgets), or the sentence that says why they cannot load."""
@@ -36,7 +38,7 @@ class VideoPlayer(QWidget):
         self.poster.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.message = QLabel()
         self.message.setWordWrap(True)
-        self.message.setStyleSheet("color: #8a1c12")
+        self.message.setStyleSheet(f"color: {error_text_color()}")
         self.message.hide()
         self.player = None
         if modules is None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from desktop.demo.evaluate import TARGETS, evaluate
 from desktop.resources import DEMO_MODEL_DIR
+from desktop.training.demo.evaluate import TARGETS, evaluate
 
-# What the shipped model reached in desktop.demo.evaluate (also in its training.json), less a small
+# What the shipped model reached in desktop.training.demo.evaluate (also in its training.json), less a small
 # margin for arithmetic that differs between CPUs. A broken text-conditioning path, a tokenizer that
 # drops words or a scheduler that does not match the training falls far below these.
 REACHED = {"color": 1.0, "background": 1.0, "shape": 0.792}

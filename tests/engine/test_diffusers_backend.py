@@ -113,9 +113,9 @@ def test_out_of_memory_becomes_a_hint_and_the_pipeline_stays_usable(engine, tiny
 def test_a_scheduler_choice_changes_the_sampling_and_the_default_comes_back(engine, tiny_model):
     default = engine.generate(request_for(tiny_model))
     euler = engine.generate(request_for(tiny_model, scheduler="euler"))
-    assert type(engine.diffusers._cache._pipeline.scheduler).__name__ == "EulerDiscreteScheduler"
+    assert type(engine.backend("diffusers")._cache._pipeline.scheduler).__name__ == "EulerDiscreteScheduler"
     back = engine.generate(request_for(tiny_model))
-    assert type(engine.diffusers._cache._pipeline.scheduler).__name__ == "DDIMScheduler"
+    assert type(engine.backend("diffusers")._cache._pipeline.scheduler).__name__ == "DDIMScheduler"
     assert not np.array_equal(pixels(default), pixels(euler))
     assert np.array_equal(pixels(default), pixels(back))
 

@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 
 from desktop.engine.engine import Engine
 from desktop.engine.errors import EngineError, ValidationError
-from desktop.engine.request import Backend, GenerationRequest, Task, validate
+from desktop.engine.request import GenerationRequest, Task, validate
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +96,8 @@ def test_edit_pipelines_share_the_loaded_weights(tiny_model, photo, mask):
     engine = Engine()
     engine.generate(edit(tiny_model, Task.TEXT_TO_IMAGE, width=64, height=64))
     engine.generate(edit(tiny_model, Task.INPAINT, image=str(photo), mask=str(mask)))
-    base = engine.diffusers._cache._pipeline
-    inpaint = engine.diffusers._derived[Task.INPAINT]
+    base = engine.backend("diffusers")._cache._pipeline
+    inpaint = engine.backend("diffusers")._derived[Task.INPAINT]
     assert inpaint is not base and inpaint.unet is base.unet and inpaint.vae is base.vae
 
 
@@ -137,7 +137,7 @@ def test_bad_edit_inputs_get_one_sentence(task, changes, field, says, photo, tmp
 
 
 def test_openai_editing_models_are_checked_before_sending(photo):
-    base = GenerationRequest(task=Task.INPAINT, prompt="x", backend=Backend.OPENAI, image=str(photo), mask=str(photo))
+    base = GenerationRequest(task=Task.INPAINT, prompt="x", backend="openai", image=str(photo), mask=str(photo))
     with pytest.raises(ValidationError, match="dall-e-3 cannot edit images; choose one of: dall-e-2, gpt-image-1"):
         validate(dataclasses.replace(base, model="dall-e-3"))
     with pytest.raises(ValidationError, match="dall-e-2 edits only through a mask"):

@@ -10,13 +10,13 @@ from openai_server import API_KEY
 from desktop.engine.engine import Engine
 from desktop.engine.errors import EngineError, GenerationCancelled
 from desktop.engine.openai_backend import OpenAISettings, redact
-from desktop.engine.request import Backend, GenerationRequest
+from desktop.engine.request import GenerationRequest
 
 
 def request_for(model="dall-e-2", size=(256, 256), **changes) -> GenerationRequest:
     return GenerationRequest(
         prompt="a sleek sneaker made of ocean plastic",
-        backend=Backend.OPENAI,
+        backend="openai",
         model=model,
         width=size[0],
         height=size[1],
@@ -166,7 +166,7 @@ def test_an_inpaint_edit_sends_the_multipart_fields_openai_expects(openai_server
     request = GenerationRequest(
         task=Task.INPAINT,
         prompt="a green box",
-        backend=Backend.OPENAI,
+        backend="openai",
         model="dall-e-2",
         width=512,
         height=512,
@@ -207,7 +207,7 @@ def test_dall_e_2_edits_square_pictures_only(tmp_path):
     request = GenerationRequest(
         task=Task.INPAINT,
         prompt="x",
-        backend=Backend.OPENAI,
+        backend="openai",
         model="dall-e-2",
         image=str(tmp_path / "wide.png"),
         mask=str(tmp_path / "mask.png"),

@@ -5,10 +5,10 @@ import dataclasses
 import pytest
 
 from desktop.engine.errors import ValidationError
-from desktop.engine.request import Backend, GenerationRequest, validate
+from desktop.engine.request import GenerationRequest, validate
 
 DIFFUSERS = GenerationRequest(prompt="a red circle", model="some/model", width=64, height=64)
-OPENAI = GenerationRequest(prompt="a red circle", backend=Backend.OPENAI, model="dall-e-2", width=256, height=256)
+OPENAI = GenerationRequest(prompt="a red circle", backend="openai", model="dall-e-2", width=256, height=256)
 
 
 @pytest.mark.parametrize(
@@ -83,7 +83,7 @@ def test_seed_is_drawn_when_missing_and_kept_when_given():
 def test_defaults_are_filled_per_backend():
     diffusers = validate(GenerationRequest(prompt=" a cat ", model="m"))
     assert (diffusers.width, diffusers.height, diffusers.prompt) == (512, 512, "a cat")
-    openai = validate(GenerationRequest(prompt="a cat", backend=Backend.OPENAI))
+    openai = validate(GenerationRequest(prompt="a cat", backend="openai"))
     assert (openai.model, openai.width, openai.height) == ("dall-e-3", 1024, 1024)
     # The Images API takes no seed, so none is recorded.
     assert openai.seed is None

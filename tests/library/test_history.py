@@ -70,3 +70,47 @@ def test_a_failing_insert_rolls_the_whole_batch_back(tmp_path):
     with pytest.raises(sqlite3.IntegrityError):
         db.insert([row("a", "2026-01-01", path="same.png"), row("b", "2026-01-01", path="same.png")])
     assert db.count() == 0
+
+
+def test_busy_timeout_is_set_so_other_processes_locks_are_waited_for(tmp_path):
+    db = HistoryDatabase(tmp_path / "h.sqlite3")
+    assert db._conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+    db.close()
+
+
+def test_a_write_lock_held_elsewhere_is_waited_for_not_failed_on(tmp_path):
+    import threading
+
+    path = tmp_path / "h.sqlite3"
+    HistoryDatabase(path).close()
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.3, lambda: other.execute("COMMIT")).start()
+    db = HistoryDatabase(path)
+    assert db.insert([row("waited", "2026-01-01")]) and db.count() == 1
+    db.close()
+    other.close()
+
+
+def test_a_foreign_database_is_refused_and_left_as_it_was(tmp_path):
+    from desktop.library.errors import HistoryDamagedError
+
+    path = tmp_path / "h.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE photos (name TEXT)")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(HistoryDamagedError, match="not a Diffusion Studio history"):
+        HistoryDatabase(path)
+    assert path.read_bytes() == before
+
+
+def test_unreadable_rows_are_left_out_of_every_read_alike(tmp_path):
+    db = HistoryDatabase(tmp_path / "h.sqlite3")
+    db.insert([row(f"p{i}", f"2026-01-0{i + 1}") for i in range(4)])
+    db._conn.execute("UPDATE generations SET timings_json = '[1, 2]' WHERE prompt = 'p1'")
+    db._conn.execute("UPDATE generations SET seed = 'x' WHERE prompt = 'p2'")
+    assert [r.prompt for r in db.query()] == ["p3", "p0"]
+    assert db.count() == 2 and [r.prompt for r in db.query(limit=1, offset=1)] == ["p0"]
+    assert len(db.unreadable_ids()) == 2 and len(db.file_refs()) == 4

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import json
 import stat
+
+import pytest
 
 from desktop.library.key_store import key_file, load_api_key, save_api_key
 from desktop.library.settings import ExportDestination, Settings, load_settings, save_settings, settings_path
@@ -42,3 +45,60 @@ def test_without_a_keyring_the_key_goes_to_a_file_only_the_user_can_read():
     assert "sk-private" not in settings_path().read_text()
     save_api_key("")
     assert not key_file().exists() and load_api_key() == ""
+
+
+def write_settings(data) -> None:
+    settings_path().parent.mkdir(parents=True, exist_ok=True)
+    settings_path().write_text(data if isinstance(data, str) else json.dumps(data))
+
+
+def test_a_field_of_the_wrong_type_falls_back_to_its_default_alone():
+    write_settings(
+        {
+            "recent_prompts": 5,
+            "model_folders": "/models/sd",
+            "openai_timeout_s": "fast",
+            "cpu_offload": "yes",
+            "device": ["cpu"],
+            "export_destinations": [{"name": "ok", "folder": "/x"}, {"name": 1}, "junk"],
+            "last_form": {"prompt": "kept", "steps": 30, "nested": {"a": {"b": 1}}, "extend": [0, 8, 0, 8]},
+            "export_template": "{prompt}",
+            "unknown_field": 1,
+        }
+    )
+    loaded = load_settings()
+    defaults = Settings()
+    assert loaded.recent_prompts == [] and loaded.model_folders == []
+    assert loaded.openai_timeout_s == defaults.openai_timeout_s and loaded.cpu_offload is False
+    assert loaded.device == defaults.device
+    assert loaded.export_destinations == [ExportDestination("ok", "/x")]
+    assert loaded.last_form == {"prompt": "kept", "steps": 30, "extend": [0, 8, 0, 8]}
+    assert loaded.export_template == "{prompt}"
+
+
+def test_lists_keep_only_their_good_items_and_numbers_stay_numbers():
+    write_settings({"recent_prompts": ["a", 5, None, "b"], "openai_timeout_s": 60, "model_folders": ["/m", ["x"]]})
+    loaded = load_settings()
+    assert loaded.recent_prompts == ["a", "b"] and loaded.model_folders == ["/m"]
+    assert loaded.openai_timeout_s == 60.0 and isinstance(loaded.openai_timeout_s, float)
+    write_settings({"openai_timeout_s": -5, "cpu_offload": 1})
+    assert load_settings() == Settings()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[" * 100000 + "]" * 100000, '{"last_form": ' + '{"a": ' * 5000 + "1" + "}" * 5000 + "}", "[]", "5", "nul"],
+)
+def test_a_hostile_settings_file_never_stops_the_app(text):
+    write_settings(text)
+    assert load_settings() == Settings()
+
+
+def test_a_huge_settings_file_is_not_read():
+    write_settings({"recent_prompts": ["x" * 1000] * 2000})
+    assert load_settings() == Settings()
+
+
+def test_settings_are_readable_only_by_their_owner():
+    save_settings(Settings(openai_base_url="http://user:secret@host/v1"))
+    assert stat.S_IMODE(settings_path().stat().st_mode) == 0o600

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 
 import pytest
@@ -9,6 +10,7 @@ from PIL import Image
 
 from desktop.engine.request import GenerationRequest, validate
 from desktop.engine.result import GeneratedImage, GenerationResult
+from desktop.library.errors import LibraryError
 from desktop.library.metadata import read_metadata
 from desktop.library.store import Library
 
@@ -51,7 +53,7 @@ def test_a_failed_commit_removes_the_files_it_wrote(isolated_home, monkeypatch):
         raise sqlite3.OperationalError("database is locked")
 
     monkeypatch.setattr(library.db, "insert", broken_insert)
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(LibraryError, match="locked by another Diffusion Studio process"):
         library.save(result())
     assert files_under(isolated_home) == []
     assert library.db.count() == 0
@@ -69,7 +71,7 @@ def test_a_failed_file_write_leaves_no_row_and_no_file(isolated_home, monkeypatc
         return original(self, fp, *args, **kwargs)
 
     monkeypatch.setattr(Image.Image, "save", fail_second_save)
-    with pytest.raises(OSError):
+    with pytest.raises(LibraryError, match="No space left on device"):
         library.save(result())
     monkeypatch.undo()
     assert files_under(isolated_home) == []
@@ -83,3 +85,125 @@ def test_delete_removes_row_and_file(isolated_home):
     library.delete(first.row)
     assert not first.path.exists() and second.path.exists()
     assert [r.id for r in library.db.query()] == [second.row.id]
+
+
+def planted_row(library: Library, path: str, poster: str | None = None):
+    """A row whose path came from somewhere else (an edited or hostile history)."""
+    row = library.save(result(1))[0].row
+    row.path, row.poster = path, poster
+    row.media = "video" if poster else "image"
+    library.db.insert([row])
+    return row
+
+
+def outside_file(tmp_path, name: str = "precious.txt"):
+    target = tmp_path / "elsewhere" / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("keep me")
+    return target
+
+
+@pytest.mark.parametrize("kind", ["dotdot", "absolute", "symlink", "history-file"])
+def test_a_row_pointing_outside_the_images_folder_is_never_touched(isolated_home, tmp_path, kind):
+    library = Library()
+    target = outside_file(tmp_path)
+    if kind == "dotdot":
+        path = os.path.relpath(target, isolated_home)
+    elif kind == "absolute":
+        path = str(target)
+    elif kind == "symlink":
+        link = isolated_home / "images" / "link.png"
+        link.parent.mkdir()
+        link.symlink_to(target)
+        path = "images/link.png"
+    else:
+        target, path = isolated_home / "history.sqlite3", "images/../history.sqlite3"
+    before = target.read_bytes()
+    row = planted_row(library, path, poster=path)
+    assert library.files(row) == []
+    for shown in (library.absolute(row), library.still(row)):
+        assert not shown.exists() and shown.is_relative_to(isolated_home)
+    library.trash(row)
+    library.empty_trash()
+    library.db.insert([row])
+    library.delete(row)
+    assert target.read_bytes() == before
+    with pytest.raises(FileNotFoundError):
+        library.restore(row)
+    assert target.read_bytes() == before
+
+
+def test_check_lists_rows_pointing_outside_as_missing(isolated_home, tmp_path):
+    from desktop.library.recovery import check_library
+
+    library = Library()
+    target = outside_file(tmp_path)
+    planted_row(library, str(target))
+    library.close()
+    report = check_library(isolated_home)
+    assert report.missing_files == [str(target)] and target.read_text() == "keep me"
+
+
+def test_a_trash_folder_that_links_out_of_the_library_is_refused(isolated_home, tmp_path):
+    library = Library()
+    item = library.save(result(1))[0]
+    target = outside_file(tmp_path)
+    (isolated_home / ".trash").symlink_to(target.parent)
+    with pytest.raises(PermissionError, match="link out of the library"):
+        library.trash(item.row)
+    with pytest.raises(PermissionError):
+        library.empty_trash()
+    assert target.read_text() == "keep me" and item.path.exists() and library.db.count() == 1
+
+
+def test_a_library_that_is_a_file_is_one_sentence(tmp_path):
+    path = tmp_path / "library.txt"
+    path.write_text("x")
+    with pytest.raises(LibraryError, match="is a file, not a folder"):
+        Library(path)
+
+
+def test_a_library_under_a_file_is_one_sentence(tmp_path):
+    path = tmp_path / "library.txt"
+    path.write_text("x")
+    with pytest.raises(LibraryError, match="a file stands where a folder is needed"):
+        Library(path / "inside")
+
+
+def test_a_name_taken_by_another_process_draws_a_new_batch(isolated_home, monkeypatch):
+    library = Library()
+    ids = iter(["taken00000", "taken00000", "fresh00000"])
+    monkeypatch.setattr("desktop.library.store.uuid.uuid4", lambda: type("U", (), {"hex": next(ids)})())
+    first = library.save(result(1))
+    second = library.save(result(1))  # same second, same batch id: the name is taken
+    assert "taken00000" in first[0].path.name and "fresh00000" in second[0].path.name
+    assert library.db.count() == 2 and first[0].path.read_bytes() != b""
+
+
+def test_saving_into_a_full_disk_is_one_sentence_and_leaves_nothing(isolated_home, monkeypatch):
+    import errno
+
+    library = Library()
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", full)
+    with pytest.raises(LibraryError, match="is full: free some space"):
+        library.save(result())
+    monkeypatch.undo()
+    assert files_under(isolated_home) == [] and list((isolated_home / ".partial").iterdir()) == []
+
+
+def test_a_read_only_library_folder_is_one_sentence(tmp_path, monkeypatch):
+    import errno
+
+    Library(tmp_path / "lib").close()
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    # Tests may run as root, whom permissions do not stop: the file system's answer is simulated.
+    monkeypatch.setattr("desktop.library.store.locking.exclusive", read_only)
+    with pytest.raises(LibraryError, match="read-only or you lack permission"):
+        Library(tmp_path / "lib")

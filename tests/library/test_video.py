@@ -7,16 +7,17 @@ from PIL import Image
 
 from desktop.engine.request import GenerationRequest, Task, validate
 from desktop.engine.result import GeneratedImage, GenerationResult
+from desktop.library.errors import LibraryError
 from desktop.library.export import ExportError, export_video
 from desktop.library.store import Library
 from desktop.library.video import video_info
 
 
-def video_result(frames=8, fps=8, size=64) -> GenerationResult:
+def video_result(frames=8, fps=8, size=64, prompt="a smart watch") -> GenerationResult:
     request = validate(
         GenerationRequest(
             task=Task.TEXT_TO_VIDEO,
-            prompt="a smart watch",
+            prompt=prompt,
             model="/m",
             width=size,
             height=size,
@@ -42,13 +43,21 @@ def test_a_video_is_saved_as_mp4_with_poster_and_read_back(isolated_home):
     assert item.summary()["frames"] == 12 and item.summary()["fps"] == 6
 
 
+def test_a_prompt_longer_than_any_command_line_is_kept_whole_in_the_mp4(isolated_home):
+    # 6,000 emoji with the characters ffmetadata escapes: over the kernel's 128 KiB per-argument limit.
+    prompt = "⌚=;#\\\n" * 6000
+    (item,) = Library().save(video_result(frames=4, prompt=prompt))
+    assert video_info(item.path)["record"]["prompt"] == prompt.strip()
+    assert not list((isolated_home / ".partial").glob("*")), "the metadata file goes with the temp video"
+
+
 def test_a_failed_mp4_write_leaves_neither_poster_nor_row(isolated_home, monkeypatch):
     def broken_ffmpeg(*args, **kwargs):
         raise OSError("ffmpeg is missing")
 
-    monkeypatch.setattr("imageio_ffmpeg.write_frames", broken_ffmpeg)
+    monkeypatch.setattr("desktop.library.video.ffmpeg", broken_ffmpeg)
     library = Library()
-    with pytest.raises(OSError):
+    with pytest.raises(LibraryError, match="ffmpeg is missing"):
         library.save(video_result())
     assert [p for p in isolated_home.rglob("*") if p.is_file() and p.suffix in (".png", ".mp4")] == []
     assert library.db.count() == 0

@@ -6,15 +6,15 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QItemSelectionModel
 
-from desktop.engine.request import Backend, GenerationRequest, validate
+from desktop.engine.request import GenerationRequest, validate
 from desktop.engine.result import GeneratedImage, GenerationResult
 from desktop.library.settings import ExportDestination, Settings
 from desktop.library.store import Library
 
 PROMPTS = [
-    ("A young woman at a rock concert wearing a t-shirt", Backend.DIFFUSERS, "/models/sd15"),
-    ("Sleek, minimalist sneaker crafted from ocean plastic", Backend.DIFFUSERS, "/models/sdxl"),
-    ("A woman is wearing a smart watch for health monitoring.", Backend.OPENAI, "dall-e-2"),
+    ("A young woman at a rock concert wearing a t-shirt", "diffusers", "/models/sd15"),
+    ("Sleek, minimalist sneaker crafted from ocean plastic", "diffusers", "/models/sdxl"),
+    ("A woman is wearing a smart watch for health monitoring.", "openai", "dall-e-2"),
 ]
 
 
@@ -22,7 +22,7 @@ PROMPTS = [
 def filled_library(isolated_home):
     library = Library()
     for i, (prompt, backend, model) in enumerate(PROMPTS):
-        size = (256, 256) if backend is Backend.OPENAI else (64, 64)
+        size = (256, 256) if backend == "openai" else (64, 64)
         request = validate(
             GenerationRequest(prompt=prompt, backend=backend, model=model, width=size[0], height=size[1], seed=i)
         )

@@ -9,7 +9,7 @@ from pathlib import Path
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from desktop.ui.bridge import JobState
+from desktop.jobs.runner import JobState
 from tests.ui.conftest import fill_form
 
 
@@ -44,15 +44,15 @@ def test_the_window_paints_without_importing_torch_diffusers_transformers_or_ope
 def test_without_any_model_the_first_run_says_what_to_do(make_window, monkeypatch, tmp_path):
     from desktop.library.settings import Settings
 
-    monkeypatch.setattr("desktop.ui.main_window.DEMO_MODEL_DIR", tmp_path / "no-demo")
+    monkeypatch.setattr("desktop.engine.presets.DEMO_MODEL_DIR", tmp_path / "no-demo")
     window = make_window(Settings())
     assert "Welcome to Diffusion Studio" in window.progress.preview.text()
     assert "Settings" in window.progress.preview.text() and window.form.model.currentText() == ""
 
 
 def test_a_fresh_install_selects_the_demo_model_and_it_draws_what_the_prompt_says(qtbot, make_window):
-    from desktop.demo.shapes import classify
     from desktop.library.settings import Settings
+    from desktop.training.demo.shapes import classify
     from desktop.ui.main_window import DEMO_WELCOME
 
     window = make_window(Settings())
@@ -143,7 +143,7 @@ def test_jobs_queue_and_a_queued_one_can_be_cancelled(qtbot, window, isolated_ho
     fill_form(window, steps=3)
     # Holding the queue's (re-entrant) lock keeps the worker from taking a job until all three are
     # queued and the second is cancelled: no race with a fast first job.
-    with window.bridge._cond:
+    with window.bridge.runner._cond:
         window.generate()
         window.form.prompt.setPlainText("a green square")
         window.generate()
@@ -215,3 +215,19 @@ def test_a_rejected_key_is_shown_as_a_sentence(qtbot, window, openai_server):
     assert window.form.error.text() == (
         "The OpenAI API key was rejected (401): check the key in Settings or OPENAI_API_KEY."
     )
+
+
+def test_window_size_and_splitters_come_back_after_a_restart(make_window, settings):
+    from desktop.library.settings import load_settings
+
+    first = make_window(settings)
+    assert first.minimumSizeHint().width() <= 1000, "the window must fit a 1024-pixel screen"
+    # The offscreen screen is 800x800: restoring clamps a window wider than that, so the height and
+    # the vertical splitter are what can be compared here.
+    first.resize(first.width(), 640)
+    first._splitters["middle"].setSizes([380, 200])
+    wanted = first._splitters["middle"].sizes()
+    first.close()
+    second = make_window(load_settings())
+    assert second.height() == 640
+    assert second._splitters["middle"].sizes() == wanted

@@ -42,6 +42,6 @@ def test_applied_settings_are_saved_and_the_next_job_gets_a_fresh_engine(window,
     settings = Settings(model_folders=[str(tmp_path / "new-model")], device="cpu")
     window.apply_settings(settings)
     assert load_settings().model_folders == [str(tmp_path / "new-model")]
-    assert window.bridge._engine_stale
+    assert window.bridge.runner._new_settings is not None
     models = [window.form.model.itemText(i) for i in range(window.form.model.count())]
     assert str(tmp_path / "new-model") in models

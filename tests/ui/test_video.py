@@ -92,3 +92,21 @@ def test_without_qtmultimedia_the_pane_shows_the_poster_and_says_why(qtbot, monk
     assert player.player is None
     assert "install the system package libpulse0" in player.message.text()
     assert not player.poster.pixmap().isNull()
+
+
+def test_leaving_video_gives_back_the_size_and_steps_the_user_had_for_images(make_window, tiny_video_model):
+    from desktop.engine.presets import DEMO_MODEL
+
+    window = make_window(Settings(model_folders=[str(tiny_video_model)]))
+    form = window.form
+    form.select_model(DEMO_MODEL)
+    form.apply_defaults()
+    assert (form.width.value(), form.steps.value()) == (64, 20)
+    form.select_model(str(tiny_video_model))
+    form.task.setCurrentIndex(form.task.findData("text-to-video"))
+    assert (form.width.value(), form.steps.value()) == (256, 25)
+    form.steps.setValue(30)
+    form.task.setCurrentIndex(form.task.findData("text-to-image"))
+    assert (form.width.value(), form.height.value(), form.steps.value()) == (64, 64, 20)
+    form.task.setCurrentIndex(form.task.findData("text-to-video"))
+    assert (form.width.value(), form.steps.value()) == (256, 30)

@@ -6,7 +6,7 @@ import random
 
 import numpy as np
 
-from desktop.demo.shapes import BACKGROUNDS, PALETTE, SHAPES, Scene, classify, dataset, draw, random_scene
+from desktop.training.demo.shapes import BACKGROUNDS, PALETTE, SHAPES, Scene, classify, dataset, draw, random_scene
 
 
 def test_the_same_seed_gives_the_same_pictures_and_captions():

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from desktop.demo.train import build_tokenizer
 from desktop.engine.diffusers_backend import vocabulary_notes
 from desktop.engine.request import GenerationRequest
+from desktop.training.demo.train import build_tokenizer
 
 
 def test_the_tokenizer_round_trips_through_save_pretrained(tmp_path):
@@ -39,7 +39,7 @@ def test_a_short_training_run_writes_a_pipeline_folder_that_the_engine_loads(tmp
     import json
     import sys
 
-    from desktop.demo import train
+    from desktop.training.demo import train
 
     out = tmp_path / "demo"
     argv = ["train", "--out", str(out), "--pictures", "300", "--vae-minutes", "0.03", "--unet-minutes", "0.03"]

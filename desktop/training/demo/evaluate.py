@@ -1,7 +1,7 @@
 """Evaluate the demo model through the app's engine: the 24 colour x shape prompts on a gray
 background, two seeds each, read back by the shape classifier.
 
-    python -m desktop.demo.evaluate [--model demo] [--steps 20] [--guidance 2] [--record]
+    python -m desktop.training.demo.evaluate [--model demo] [--steps 20] [--guidance 2] [--record]
 
 --record writes the figures into the model folder's training.json, where the tests read them.
 """
@@ -12,8 +12,8 @@ import argparse
 import json
 from pathlib import Path
 
-from desktop.demo import DEMO_DEFAULTS, DEMO_MODEL
-from desktop.demo.shapes import PALETTE, SHAPES, classify
+from desktop.engine.presets import DEMO, DEMO_MODEL
+from desktop.training.demo.shapes import PALETTE, SHAPES, classify
 
 TARGETS = {"color": 0.85, "background": 0.95, "shape": 0.70}
 
@@ -31,10 +31,10 @@ def evaluate(
             request = GenerationRequest(
                 prompt=f"a {color} {shape} on a gray background",
                 model=model,
-                steps=steps or DEMO_DEFAULTS["steps"],
-                width=DEMO_DEFAULTS["width"],
-                height=DEMO_DEFAULTS["height"],
-                guidance=DEMO_DEFAULTS["guidance"] if guidance is None else guidance,
+                steps=steps or DEMO.defaults["steps"],
+                width=DEMO.defaults["width"],
+                height=DEMO.defaults["height"],
+                guidance=DEMO.defaults["guidance"] if guidance is None else guidance,
                 seed=seed,
                 count=2,
             )

@@ -1,7 +1,7 @@
 """Train the built-in demo model from scratch on this machine's CPU, and save it as a standard
 diffusers StableDiffusionPipeline folder (safetensors).
 
-    python -m desktop.demo.train --out resources/models/demo [--vae-minutes 15 --unet-minutes 70]
+    python -m desktop.training.demo.train --out resources/models/demo [--vae-minutes 15 --unet-minutes 70]
 
 Two stages: an autoencoder (64x64 RGB <-> 16x16x4 latents) trained until it reconstructs flat
 shapes well, then a text-conditioned UNet (and a small CLIP text encoder, jointly) on the frozen
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop.demo.evaluate import TARGETS, evaluate, record
-from desktop.demo.shapes import SYNONYMS, VOCABULARY, dataset
+from desktop.training.demo.evaluate import TARGETS, evaluate, record
+from desktop.training.demo.shapes import SYNONYMS, VOCABULARY, dataset
 
 MAX_TOKENS = 77
 

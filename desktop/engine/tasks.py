@@ -1,0 +1,99 @@
+"""What each task is: one spec per task, read by the validator, the backends, the library and the UI.
+
+Adding a task means one member of Task and one TaskSpec here, its mapping in the backends that can
+run it, a writer for its media kind (library) and a viewer (ui) when the media kind is new.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Task(str, enum.Enum):
+    TEXT_TO_IMAGE = "text-to-image"
+    TEXT_TO_VIDEO = "text-to-video"
+    IMAGE_TO_IMAGE = "image-to-image"
+    INPAINT = "inpaint"
+    OUTPAINT = "outpaint"
+
+    @property
+    def spec(self) -> TaskSpec:
+        return TASKS[self]
+
+
+class MediaKind(str, enum.Enum):
+    """What a result is, and so how the library writes it and the window shows it."""
+
+    IMAGE = "image"
+    VIDEO = "video"
+
+
+# Request fields a task uses beyond those every task has (prompt, negative prompt, model, size,
+# sampling, seed, count). The form shows a task's rows from these; the validator checks them.
+FRAMES, FPS, IMAGE, MASK, STRENGTH, EXTEND = "frames", "fps", "image", "mask", "strength", "extend"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    task: Task
+    label: str  # what the form's "Make" list says
+    media: MediaKind
+    fields: frozenset[str] = frozenset()
+    # How much of the picture is redrawn when the user says nothing (editing tasks).
+    default_strength: float | None = None
+    # A local edit works at its picture's size: the form hides the size rows.
+    sized_by_picture: bool = False
+    # What a result is called in counts ("3 videos").
+    noun: str = "image"
+
+    @property
+    def edits(self) -> bool:
+        """True for tasks that start from a picture."""
+        return IMAGE in self.fields
+
+    def uses(self, field: str) -> bool:
+        return field in self.fields
+
+
+TASKS: dict[Task, TaskSpec] = {
+    spec.task: spec
+    for spec in (
+        TaskSpec(Task.TEXT_TO_IMAGE, "Image", MediaKind.IMAGE),
+        # ModelScope's recipe is 16 frames at 8 fps; a model's preset may say otherwise.
+        TaskSpec(Task.TEXT_TO_VIDEO, "Video", MediaKind.VIDEO, frozenset({FRAMES, FPS}), noun="video"),
+        # A restyle keeps the composition; inpainting and outpainting redraw their masked area fully.
+        TaskSpec(
+            Task.IMAGE_TO_IMAGE,
+            "Image to image (restyle)",
+            MediaKind.IMAGE,
+            frozenset({IMAGE, STRENGTH}),
+            default_strength=0.75,
+            sized_by_picture=True,
+        ),
+        TaskSpec(
+            Task.INPAINT,
+            "Inpaint (repaint a region)",
+            MediaKind.IMAGE,
+            frozenset({IMAGE, MASK, STRENGTH}),
+            default_strength=1.0,
+            sized_by_picture=True,
+        ),
+        TaskSpec(
+            Task.OUTPAINT,
+            "Outpaint (extend the canvas)",
+            MediaKind.IMAGE,
+            frozenset({IMAGE, EXTEND, STRENGTH}),
+            default_strength=1.0,
+            sized_by_picture=True,
+        ),
+    )
+}
+
+
+def task_from(value: str | Task) -> Task:
+    """The Task for a stored or typed value; ValueError names the known ones."""
+    try:
+        return Task(value)
+    except ValueError:
+        raise ValueError(f"task '{value}' is unknown; choose one of: {', '.join(t.value for t in Task)}.") from None
