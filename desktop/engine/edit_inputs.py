@@ -58,30 +58,66 @@ def as_mask(picture: Image.Image) -> Image.Image:
     return picture.convert("L")
 
 
+# How far the model repaints into the original along an outpainted edge, and how far the original
+# then fades into the new border: a hard cut there shows as a seam.
+OUTPAINT_OVERLAP = 16
+
+
 @dataclass
 class EditInputs:
     canvas: Image.Image  # RGB, full resolution: the original, or the original on its extended canvas
     mask: Image.Image | None  # L, same size; None for image-to-image
+    # L, same size: how much of the generated picture shows in the result (255 all, 0 none). None:
+    # the mask itself (a hard edge).
+    blend: Image.Image | None = None
 
 
 def outpaint_canvas(source: Image.Image, extend: tuple[int, int, int, int]) -> EditInputs:
-    """The source on a larger canvas; the new border continues its edge pixels and is masked white."""
+    """The source on a larger canvas; the new border continues its edge pixels. The model repaints
+    the border and an overlap band inside the original along each extended side; in the result the
+    original fades into the new border across that band, and beyond it stays pixel-identical."""
     left, top, right, bottom = extend
     pixels = np.asarray(source)
+    height, width = pixels.shape[:2]
     padded = np.pad(pixels, ((top, bottom), (left, right), (0, 0)), mode="edge")
-    mask = np.full(padded.shape[:2], 255, dtype=np.uint8)
-    mask[top : top + pixels.shape[0], left : left + pixels.shape[1]] = 0
-    return EditInputs(Image.fromarray(padded, "RGB"), Image.fromarray(mask, "L"))
+    # alpha: 1 where the generated picture shows, 0 where the original stays.
+    alpha = np.ones(padded.shape[:2], dtype=np.float32)
+    inner = np.zeros((height, width), dtype=np.float32)
+    for extended, axis, flip in ((left, 1, False), (right, 1, True), (top, 0, False), (bottom, 0, True)):
+        band = min(OUTPAINT_OVERLAP, (width if axis == 1 else height) // 4) if extended else 0
+        if band == 0:
+            continue
+        # 1 at the original's edge, falling linearly to 0 at band pixels in.
+        ramp = np.clip(1 - (np.arange(width if axis == 1 else height) + 0.5) / band, 0, 1)
+        ramp = ramp[::-1] if flip else ramp
+        inner = np.maximum(inner, ramp[None, :] if axis == 1 else ramp[:, None])
+    alpha[top : top + height, left : left + width] = inner
+    mask = np.where(alpha > 0, 255, 0).astype(np.uint8)
+    blend = (alpha * 255).round().astype(np.uint8)
+    return EditInputs(Image.fromarray(padded, "RGB"), Image.fromarray(mask, "L"), Image.fromarray(blend, "L"))
 
 
 def paste_back(generated: Image.Image, inputs: EditInputs) -> Image.Image:
-    """The result at the canvas's size, with every pixel outside the mask taken from the canvas."""
+    """The result at the canvas's size, with every pixel outside the mask taken from the canvas (and,
+    for outpainting, the original fading into the new border)."""
     if generated.size != inputs.canvas.size:
         generated = generated.resize(inputs.canvas.size, Image.Resampling.LANCZOS)
     generated = generated.convert("RGB")
     if inputs.mask is None:
         return generated
-    return Image.composite(generated, inputs.canvas, inputs.mask)
+    return Image.composite(generated, inputs.canvas, inputs.blend if inputs.blend is not None else inputs.mask)
+
+
+def banner_extension(width: int, height: int, ratio: float = 16 / 9) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) that bring a picture nearest to ratio, in multiples of 8: wider by
+    extending left and right, taller by extending top and bottom; nothing when it is already there."""
+    if width / height < ratio:
+        total = round((height * ratio - width) / EXTEND_MULTIPLE) * EXTEND_MULTIPLE
+        first = total // 2 // EXTEND_MULTIPLE * EXTEND_MULTIPLE
+        return (min(first, EXTEND_MAX), 0, min(total - first, EXTEND_MAX), 0)
+    total = round((width / ratio - height) / EXTEND_MULTIPLE) * EXTEND_MULTIPLE
+    first = total // 2 // EXTEND_MULTIPLE * EXTEND_MULTIPLE
+    return (0, min(first, EXTEND_MAX), 0, min(total - first, EXTEND_MAX))
 
 
 def model_size(width: int, height: int, multiple: int = 8) -> tuple[int, int]:

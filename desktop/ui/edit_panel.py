@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.engine.edit_inputs import EXTEND_MAX, EXTEND_MULTIPLE
+from desktop.engine.edit_inputs import EXTEND_MAX, EXTEND_MULTIPLE, banner_extension
 from desktop.engine.request import Task
 from desktop.ui.edit_canvas import EditCanvas
 
@@ -55,7 +55,7 @@ class EditPanel(QWidget):
 
         self.sides = [QSpinBox(minimum=0, maximum=EXTEND_MAX, singleStep=EXTEND_MULTIPLE) for _ in range(4)]
         self.banner = QPushButton("16:9 banner")
-        self.banner.setToolTip("Extend left and right equally until the picture is 16:9")
+        self.banner.setToolTip("Extend the sides until the picture is 16:9 (to the nearest 8 pixels)")
         self.strength = QDoubleSpinBox(minimum=0.05, maximum=1.0, singleStep=0.05, value=0.75, decimals=2)
 
         # Two rows each, so the tab (and so the window) fits 1024 pixels.
@@ -158,11 +158,9 @@ class EditPanel(QWidget):
     def _banner(self) -> None:
         if not self.canvas.has_picture():
             return
-        width, height = self.canvas.picture.width(), self.canvas.picture.height()
-        extra = max(0, round(height * 16 / 9) - width)
-        side = min(EXTEND_MAX, -(-extra // 2 // EXTEND_MULTIPLE) * EXTEND_MULTIPLE)
-        self.sides[0].setValue(side)
-        self.sides[2].setValue(side)
+        extension = banner_extension(self.canvas.picture.width(), self.canvas.picture.height())
+        for spin, value in zip(self.sides, extension, strict=True):
+            spin.setValue(value)
 
 
 def _rows(*rows) -> QWidget:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from desktop.engine.edit_inputs import OUTPAINT_OVERLAP, banner_extension, outpaint_canvas, paste_back
 from desktop.engine.engine import Engine
 from desktop.engine.errors import EngineError, ValidationError
 from desktop.engine.request import GenerationRequest, Task, validate
@@ -83,8 +84,40 @@ def test_outpaint_to_a_banner_keeps_the_original_pixel_identical(engine, request
     result = engine.generate(edit(model, Task.OUTPAINT, image=str(photo), extend=(40, 0, 56, 8)))
     out = array(result.images[0].image)
     assert out.shape == (80, 192, 3)
-    assert np.array_equal(out[0:72, 40:136], array(Image.open(photo)))
+    # Identical except the overlap band along the extended sides (left, right, bottom), where the
+    # original fades into the new border; the top was not extended, so its edge stays exact.
+    band = OUTPAINT_OVERLAP
+    original = array(Image.open(photo))
+    assert np.array_equal(out[0 : 72 - band, 40 + band : 136 - band], original[: 72 - band, band : 96 - band])
     assert out[:, :40].std() > 0  # the new area was drawn, not left flat
+
+
+def test_the_outpainted_border_blends_into_the_original_across_the_overlap_band():
+    original = Image.new("RGB", (96, 64), (0, 0, 0))
+    inputs = outpaint_canvas(original, (32, 0, 0, 0))
+    generated = Image.new("RGB", inputs.canvas.size, (255, 255, 255))
+    row = array(paste_back(generated, inputs))[32, :, 0].astype(int)
+    assert list(row[:32]) == [255] * 32  # the new border: all generated
+    band = row[32 : 32 + OUTPAINT_OVERLAP]
+    assert all(a > b for a, b in zip(band, band[1:], strict=False)) and 0 < band[-1] < band[0] < 255
+    assert list(row[32 + OUTPAINT_OVERLAP :]) == [0] * (96 - OUTPAINT_OVERLAP)  # the rest: the original, exact
+    mask = array(inputs.mask)[32]
+    assert mask[: 32 + OUTPAINT_OVERLAP].min() == 255 and mask[32 + OUTPAINT_OVERLAP :].max() == 0
+
+
+@pytest.mark.parametrize(
+    ("size", "extension", "result"),
+    [
+        ((64, 64), (24, 0, 24, 0), (112, 64)),  # 1.75: the nearest multiple of 8 to 16:9 (113.8), not 128x64
+        ((512, 512), (200, 0, 200, 0), (912, 512)),
+        ((1024, 400), (0, 88, 0, 88), (1024, 576)),  # too wide: extended top and bottom
+        ((1024, 576), (0, 0, 0, 0), (1024, 576)),
+    ],
+)
+def test_the_16_9_banner_extension_is_16_9_to_the_nearest_8_pixels(size, extension, result):
+    left, top, right, bottom = banner_extension(*size)
+    assert (left, top, right, bottom) == extension and all(v % 8 == 0 for v in extension)
+    assert (size[0] + left + right, size[1] + top + bottom) == result
 
 
 def test_the_inpainting_model_refuses_text_to_image(engine, tiny_inpainting_model):

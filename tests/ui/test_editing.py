@@ -8,6 +8,8 @@ from PIL import Image, ImageDraw
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
+from desktop.engine.edit_inputs import OUTPAINT_OVERLAP
+
 
 @pytest.fixture
 def photo(tmp_path):
@@ -102,14 +104,16 @@ def test_extend_to_a_banner_keeps_the_original_pixels(qtbot, window, photo):
     form.task.setCurrentIndex(form.task.findData("outpaint"))
     assert window.edit_panel.extend_tools.isVisibleTo(window.edit_panel)
     window.edit_panel.banner.click()
-    assert window.edit_panel.extension() == (24, 0, 24, 0)
+    assert window.edit_panel.extension() == (16, 0, 24, 0)
     form.prompt.setPlainText("a product on a wide studio table")
     form.steps.setValue(2)
     (row,) = generate_and_wait(qtbot, window)
     result = Image.open(window.library.absolute(row)).convert("RGB")
-    assert result.size == (176, 96)  # 16:9 within a pixel, multiples of 8
-    kept = np.asarray(result)[:, 24:152]
-    assert np.array_equal(kept, np.asarray(Image.open(photo).convert("RGB")))
+    assert result.size == (168, 96)  # 1.75: the nearest to 16:9 (1.78) in multiples of 8
+    # Identical but for the overlap band along the two extended sides, where it fades into the new border.
+    band = OUTPAINT_OVERLAP
+    kept = np.asarray(result)[:, 16 + band : 144 - band]
+    assert np.array_equal(kept, np.asarray(Image.open(photo).convert("RGB"))[:, band : 128 - band])
 
 
 def test_editing_a_gallery_item_links_the_result_to_it(qtbot, window, photo):
