@@ -47,6 +47,9 @@ class Capabilities:
     defaults: dict[str, float] = field(default_factory=dict)
     # Why a task is missing, for the form's tooltip ("makes videos: choose Video").
     why_not: dict[Task, str] = field(default_factory=dict)
+    # A word-level tokenizer.json (desktop.engine.vocabulary): the form names the words the model
+    # does not know as they are typed. None: the model knows (pieces of) every word.
+    vocabulary_file: str | None = None
 
     def takes(self, control: str) -> bool:
         return control in self.controls

@@ -21,7 +21,7 @@ from desktop.engine.errors import EngineError, GenerationCancelled, ValidationEr
 from desktop.engine.models import cached_pipelines, has_safetensors, has_variant, resolve_model
 from desktop.engine.pipeline_cache import PipelineCache
 from desktop.engine.presets import DEMO_MODEL, demo_installed, preset_for
-from desktop.engine.preview import latents_to_preview
+from desktop.engine.preview import latents_to_preview, projection_for
 from desktop.engine.registry import EngineConfig
 from desktop.engine.request import (
     GUIDANCE_MAX,
@@ -40,6 +40,7 @@ from desktop.engine.result import GeneratedImage, GenerationResult, Progress, Pr
 from desktop.engine.schedulers import SCHEDULERS, make_scheduler
 from desktop.engine.tasks import MediaKind, Task
 from desktop.engine.video_frames import frames_to_pil
+from desktop.engine.vocabulary import word_level_tokenizer
 
 IMAGE_TASKS = frozenset(t for t in Task if t.spec.media is MediaKind.IMAGE)
 VIDEO_TASKS = frozenset(t for t in Task if t.spec.media is MediaKind.VIDEO)
@@ -90,6 +91,7 @@ class DiffusersBackend:
         self._cache = PipelineCache()
         # The scheduler each loaded pipeline shipped with, restored when a request names none.
         self._original_scheduler = None
+        self._projection = None  # the loaded model's latent -> RGB preview projection
         # Pipelines for other tasks made from the loaded one with from_pipe (shared weights).
         self._derived: dict = {}
 
@@ -124,6 +126,7 @@ class DiffusersBackend:
             size_multiple=SIZE_MULTIPLE,
             defaults=dict(preset_for(model, pipeline_class_name(folder) if folder else "").defaults),
             why_not=why_not,
+            vocabulary_file=word_level_tokenizer(folder),
         )
 
     def validate(self, request: GenerationRequest, canvas: tuple[int, int] | None = None) -> GenerationRequest:
@@ -187,7 +190,7 @@ class DiffusersBackend:
             else self._original_scheduler
         )
         started = time.perf_counter()
-        steps = _StepReporter(request, cancel, on_progress, started)
+        steps = _StepReporter(request, cancel, on_progress, started, self._projection)
         seeds = [(request.seed + i) % (SEED_MAX + 1) for i in range(request.count)]
         try:
             if video:
@@ -224,6 +227,7 @@ class DiffusersBackend:
         pipe, load_s = self._cache.get(key, lambda: self._load(folder, device, dtype, video))
         if load_s:
             self._original_scheduler = pipe.scheduler
+            self._projection = projection_for(pipe)
             self._derived = {}
         return pipe, device, load_s
 
@@ -363,8 +367,11 @@ class DiffusersBackend:
 class _StepReporter:
     """Turns a pipeline's step callbacks (new or legacy style) into Progress reports and cancels."""
 
-    def __init__(self, request: GenerationRequest, cancel: threading.Event, on_progress, started: float) -> None:
+    def __init__(
+        self, request: GenerationRequest, cancel: threading.Event, on_progress, started: float, projection=None
+    ) -> None:
         self.request, self.cancel, self.on_progress, self.started = request, cancel, on_progress, started
+        self.projection = projection  # the loaded model's latent -> RGB preview
         self.video_index = 0
 
     def callback_kwargs(self, pipe) -> dict:
@@ -404,7 +411,7 @@ class _StepReporter:
                 step=min(done, total),
                 total=total,
                 elapsed_s=time.perf_counter() - self.started,
-                preview=latents_to_preview(latents),
+                preview=latents_to_preview(latents, self.projection),
             )
         )
 

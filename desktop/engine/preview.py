@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from PIL import Image
@@ -20,7 +21,67 @@ SD_LATENT_RGB = (
 SD_LATENT_RGB_BIAS = (0.1, 0.1, 0.1)
 
 
-def latents_to_preview(latents: torch.Tensor) -> Image.Image:
+# Stable Diffusion's VAE scales its latents by this; another factor means another latent space.
+SD_SCALING_FACTOR = 0.18215
+
+
+@dataclass(frozen=True)
+class LatentProjection:
+    """Latent channels -> RGB in 0..1: rgb = latent @ factors + bias."""
+
+    factors: tuple[tuple[float, float, float], ...]  # one row per latent channel
+    bias: tuple[float, float, float]
+
+
+SD_PROJECTION = LatentProjection(
+    tuple(tuple((v / 2) for v in row) for row in SD_LATENT_RGB), tuple((b + 1) / 2 for b in SD_LATENT_RGB_BIAS)
+)
+
+
+def projection_for(pipe) -> LatentProjection | None:
+    """The preview projection for a pipeline's latent space: Stable Diffusion's known factors for its
+    VAE, factors fitted to the pipeline's own image VAE otherwise (the demo model's VAE is its own:
+    SD's factors show colour noise there), None where neither applies (video VAEs)."""
+    vae = getattr(pipe, "vae", None)
+    config = getattr(vae, "config", None)
+    if config is None:
+        return None
+    channels = getattr(config, "latent_channels", None)
+    if channels == 4 and abs(float(getattr(config, "scaling_factor", 0) or 0) - SD_SCALING_FACTOR) < 1e-6:
+        return SD_PROJECTION
+    if type(vae).__name__ != "AutoencoderKL":
+        return None
+    try:
+        return fit_projection(vae, float(getattr(config, "scaling_factor", 1.0) or 1.0))
+    except Exception:  # a preview is a nicety: never let it stop a model from loading
+        return None
+
+
+def fit_projection(vae, scaling_factor: float, samples: int = 8, size: int = 64) -> LatentProjection:
+    """Least-squares fit of latent -> RGB on pictures of random colour blocks, encoded by the VAE itself.
+
+    A few milliseconds for small VAEs; the pictures are made up, so it needs no data and no download.
+    """
+    import torch
+
+    generator = torch.Generator("cpu").manual_seed(0)
+    blocks = torch.rand(samples, 3, 4, 4, generator=generator)
+    pictures = torch.nn.functional.interpolate(blocks, size=(size, size), mode="nearest")
+    parameter = next(vae.parameters())
+    with torch.no_grad():
+        latents = vae.encode((pictures * 2 - 1).to(parameter.device, parameter.dtype)).latent_dist.mean
+    latents = latents.float().cpu() * scaling_factor
+    height, width = latents.shape[-2:]
+    targets = torch.nn.functional.adaptive_avg_pool2d(pictures, (height, width))
+    x = latents.permute(0, 2, 3, 1).reshape(-1, latents.shape[1])
+    x = torch.cat([x, torch.ones(x.shape[0], 1)], dim=1)
+    y = targets.permute(0, 2, 3, 1).reshape(-1, 3)
+    solution = torch.linalg.lstsq(x, y).solution  # (channels + 1, 3)
+    rows = tuple(tuple(float(v) for v in row) for row in solution[:-1])
+    return LatentProjection(rows, tuple(float(v) for v in solution[-1]))
+
+
+def latents_to_preview(latents: torch.Tensor, projection: LatentProjection | None = None) -> Image.Image:
     """RGB picture (latent resolution: width/8 x height/8) of the first latent in a batch.
 
     Video latents (batch, channels, frames, h, w) show their middle frame.
@@ -31,10 +92,11 @@ def latents_to_preview(latents: torch.Tensor) -> Image.Image:
     if latent.ndim == 4:
         latent = latent[:, latent.shape[1] // 2]
     latent = latent.detach().to("cpu", torch.float32)  # (channels, h, w)
-    if latent.shape[0] == 4:
-        factors = torch.tensor(SD_LATENT_RGB)
-        rgb = torch.einsum("chw,cr->rhw", latent, factors) + torch.tensor(SD_LATENT_RGB_BIAS)[:, None, None]
-        rgb = (rgb + 1) / 2
+    if projection is None and latent.shape[0] == 4:
+        projection = SD_PROJECTION
+    if projection is not None and len(projection.factors) == latent.shape[0]:
+        factors = torch.tensor(projection.factors)
+        rgb = torch.einsum("chw,cr->rhw", latent, factors) + torch.tensor(projection.bias)[:, None, None]
     else:
         # Unknown latent space: show the first three channels, each stretched to its own range.
         rgb = latent[:3] if latent.shape[0] >= 3 else latent[:1].expand(3, -1, -1)

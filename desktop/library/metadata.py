@@ -70,10 +70,15 @@ def sampler_name(scheduler: object, scheduler_class: object = None) -> tuple[str
     return DEFAULT_SAMPLER, None
 
 
+NEGATIVE_LABEL = "Negative prompt:"
+
+
 def one_line(text: object) -> str:
     """text with its line breaks written as a literal \\n: the A1111 text is line-based, so a
-    prompt holding "\\nNegative prompt:" or "\\nSteps: 99" must not start lines of its own."""
-    return _LINE_BREAK.sub(r"\\n", str(text))
+    prompt holding "\\nNegative prompt:" or "\\nSteps: 99" must not start lines of its own. Readers
+    (sd-parsers among them) also split on "Negative prompt:" anywhere, so its colon becomes a look-alike
+    (U+A789); the full record in our own chunk keeps the prompt exactly."""
+    return _LINE_BREAK.sub(r"\\n", str(text)).replace(NEGATIVE_LABEL, NEGATIVE_LABEL[:-1] + "\ua789")
 
 
 def model_takes(backend: str, model: str, control: str) -> bool:

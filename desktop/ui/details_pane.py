@@ -7,12 +7,22 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGridLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop.engine.backend import GUIDANCE, QUALITY, SCHEDULER, SEED, STEPS, STYLE
 from desktop.engine.errors import EngineError
 from desktop.engine.tasks import EXTEND, FPS, FRAMES, STRENGTH, MediaKind, Task, task_from
 from desktop.library.history import HistoryRow
+from desktop.ui.compare_view import CompareView
 from desktop.ui.theme import muted_text_color
 
 
@@ -24,6 +34,12 @@ class DetailsPane(QWidget):
         self._row: HistoryRow | None = None
         self.player = None  # the VideoPlayer, made when the first video is shown
         self._pixmap = QPixmap()
+        self._source: Path | None = None
+        self.compare = CompareView()
+        self.compare.hide()
+        self.compare_toggle = QCheckBox("Compare with the picture it was edited from")
+        self.compare_toggle.hide()
+        self.compare_toggle.toggled.connect(lambda _on: self._show_comparison())
         self.image = QLabel("Select an image in the gallery to see how it was made.")
         self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.image.setWordWrap(True)
@@ -65,13 +81,22 @@ class DetailsPane(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.image, 3)
+        layout.addWidget(self.compare, 3)
+        layout.addWidget(self.compare_toggle)
         layout.addWidget(scroll, 2)
         layout.addWidget(self._buttons)
         self.show_row(None, None)
 
-    def show_row(self, row: HistoryRow | None, path: Path | None, still: Path | None = None) -> None:
-        """Show a row: its image, or for a video the player (poster where playback is unavailable)."""
+    def show_row(
+        self, row: HistoryRow | None, path: Path | None, still: Path | None = None, source: Path | None = None
+    ) -> None:
+        """Show a row: its image, or for a video the player (poster where playback is unavailable); an
+        edit whose source picture is known can be compared with it (before/after)."""
         self._row = row
+        self._source = source if row is not None and row.media == MediaKind.IMAGE else None
+        self.compare_toggle.setVisible(self._source is not None)
+        if self._source is None:
+            self.compare_toggle.setChecked(False)
         self._buttons.setVisible(row is not None)
         self._scroll.setVisible(row is not None)
         video = row is not None and row.media == MediaKind.VIDEO
@@ -94,6 +119,16 @@ class DetailsPane(QWidget):
         if self._pixmap.isNull():
             self.image.setText(f"{path.name} cannot be shown (missing or unreadable).")
         self._rescale()
+        self._show_comparison()
+
+    def _show_comparison(self) -> None:
+        comparing = self.compare_toggle.isChecked() and self._source is not None and not self._pixmap.isNull()
+        self.compare.setVisible(comparing)
+        self.image.setVisible(not comparing and (self._row is None or self._row.media != MediaKind.VIDEO))
+        if comparing:
+            extend = self._row.request.get("extend") or [0, 0, 0, 0]
+            offset = (int(extend[0]), int(extend[1])) if self._row.task == "outpaint" and len(extend) == 4 else (0, 0)
+            self.compare.set_pictures(QPixmap(str(self._source)), self._pixmap, offset)
 
     def _controls(self, row: HistoryRow) -> frozenset[str] | None:
         """The controls the row's model takes; None where that cannot be told (a backend gone since)."""

@@ -9,7 +9,15 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QImage, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QScrollArea, QSplitter, QTabWidget
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+)
 
 from desktop import __version__
 from desktop.engine.engine import Engine
@@ -133,6 +141,10 @@ class MainWindow(QMainWindow):
         settings_action.triggered.connect(self.open_settings)
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
+        png_info = QAction("PNG &Info…", self, shortcut=QKeySequence("Ctrl+I"))
+        png_info.setToolTip("See the prompt and settings a picture was made with (this app's, AUTOMATIC1111, ComfyUI…)")
+        png_info.triggered.connect(self.choose_png_info)
+        file_menu.addAction(png_info)
         file_menu.addAction(settings_action)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
@@ -316,6 +328,34 @@ class MainWindow(QMainWindow):
         pictures = _dropped_pictures(event.mimeData())
         if pictures and self.open_for_edit(pictures[0]):
             event.acceptProposedAction()
+            self.show_png_info(pictures[0], quiet=True)
+
+    def choose_png_info(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "PNG Info: choose a picture", "", "Pictures (*.png *.jpg *.jpeg *.webp)"
+        )
+        if path:
+            self.show_png_info(Path(path))
+
+    def show_png_info(self, path: Path, quiet: bool = False):
+        """The settings a picture carries, in a dialog that can put them into the form; None if it has none."""
+        from desktop.library.png_info import read_settings
+        from desktop.ui.png_info_dialog import PngInfoDialog
+
+        found = read_settings(path)
+        if found is None:
+            if not quiet:
+                self.statusBar().showMessage(f"{path.name} carries no generation settings.", 6000)
+            return None
+        dialog = PngInfoDialog(found, path.name, self)
+        dialog.use_settings.connect(self._use_found)
+        dialog.open()
+        return dialog
+
+    def _use_found(self, found) -> None:
+        skipped = self.form.apply_found(found)
+        left = f" Not used: {', '.join(skipped)}." if skipped else ""
+        self.statusBar().showMessage(f"Settings from {found.generator} loaded into the form.{left}", 10000)
 
     def cancel_running(self) -> None:
         for job in self.bridge.jobs():
@@ -371,7 +411,22 @@ class MainWindow(QMainWindow):
         if row is None:
             self.details.show_row(None, None)
         else:
-            self.details.show_row(row, self.library.absolute(row), self.library.still(row))
+            self.details.show_row(row, self.library.absolute(row), self.library.still(row), self._source_of(row))
+
+    def _source_of(self, row: HistoryRow) -> Path | None:
+        """The picture an edit started from: its gallery item, or the file it was given, while either is
+        inside the library (a path read from the history is never followed outside it)."""
+        source_id = row.request.get("source_id")
+        if isinstance(source_id, int):
+            source = self.library.db.get(source_id)
+            if source is not None and self.library.still(source).is_file():
+                return self.library.still(source)
+        image = row.request.get("image")
+        if isinstance(image, str) and image:
+            path = Path(image).resolve()
+            if path.is_relative_to(self.library.root.resolve()) and path.is_file():
+                return path
+        return None
 
     def _use_again(self, row: HistoryRow) -> None:
         request = GenerationRequest.from_dict(row.request)
@@ -513,6 +568,7 @@ SHORTCUTS = (
     ("Ctrl+O", "Open the selected item in the system's viewer"),
     ("Ctrl+C", "Copy the selected picture"),
     ("Delete", "Delete the selected items (Ctrl+Z brings them back)"),
+    ("Ctrl+I", "PNG Info: the settings a picture was made with"),
     ("Ctrl+,", "Settings"),
     ("Ctrl+Q", "Quit"),
 )

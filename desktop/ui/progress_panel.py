@@ -33,7 +33,9 @@ LABEL_ROLE = Qt.ItemDataRole.UserRole + 2
 
 
 def format_seconds(seconds: float) -> str:
-    seconds = max(0, round(seconds))
+    if seconds < 1:
+        return "under 1 s"
+    seconds = round(seconds)
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
@@ -136,7 +138,11 @@ class ProgressPanel(QWidget):
         self.bar.setValue(step)
         unit = "Step" if not preview.isNull() else "Request"
         self.bar.setFormat(f"Job #{job_id}: {unit} {step}/{total}")
-        self.time_left.setText(f"{format_seconds(seconds_left)} left" if seconds_left >= 0 else "")
+        if step >= total:
+            # The steps are done but decoding, writing and saving are not: "0 s left" would be wrong.
+            self.time_left.setText("finishing…")
+        else:
+            self.time_left.setText(f"{format_seconds(seconds_left)} left" if seconds_left >= 0 else "")
         if not preview.isNull():
             self._preview_image = preview
             self._show_preview()

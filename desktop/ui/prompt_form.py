@@ -7,7 +7,9 @@ capabilities (its backend says), and from the task's spec: nothing here names a 
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+import html
+
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -36,6 +38,7 @@ from desktop.engine.request import (
     FRAMES_MAX,
     FRAMES_MIN,
     GUIDANCE_MAX,
+    SEED_MAX,
     SIZE_MAX,
     SIZE_MIN,
     SIZE_MULTIPLE,
@@ -44,6 +47,7 @@ from desktop.engine.request import (
 )
 from desktop.engine.schedulers import SCHEDULERS
 from desktop.engine.tasks import FPS, FRAMES, TASKS, Task
+from desktop.engine.vocabulary import unknown_words
 from desktop.resources import prompt_templates
 from desktop.ui.theme import error_colors
 
@@ -60,6 +64,7 @@ CUSTOM = "Custom"
 
 
 class PromptForm(QWidget):
+    SEED_MAX = SEED_MAX
     task_changed = Signal(object)  # Task
     generate_requested = Signal()
     cancel_requested = Signal()
@@ -83,6 +88,12 @@ class PromptForm(QWidget):
         self.negative_prompt.setTabChangesFocus(True)
         self.negative_prompt.setMaximumHeight(60)
         self.negative_label = QLabel("Negative prompt")
+        # Words the chosen model does not know, named while the prompt is typed (not after a job).
+        self.vocabulary_note = QLabel()
+        self.vocabulary_note.setWordWrap(True)
+        self.vocabulary_note.hide()
+        self._vocabulary_timer = QTimer(self, singleShot=True, interval=250)
+        self._vocabulary_timer.timeout.connect(self._check_vocabulary)
 
         self.templates_button = QToolButton(text="Templates")
         self.templates_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -192,6 +203,7 @@ class PromptForm(QWidget):
         outer = QVBoxLayout(self)
         outer.addLayout(prompt_header)
         outer.addWidget(self.prompt)
+        outer.addWidget(self.vocabulary_note)
         outer.addWidget(self.negative_label)
         outer.addWidget(self.negative_prompt)
         outer.addLayout(form)
@@ -201,6 +213,7 @@ class PromptForm(QWidget):
 
     def _connect(self) -> None:
         self.task.currentIndexChanged.connect(self._task_changed)
+        self.prompt.textChanged.connect(self._vocabulary_timer.start)
         self.backend.currentIndexChanged.connect(self._backend_changed)
         self.model.currentTextChanged.connect(self._model_changed)
         self.size_preset.currentIndexChanged.connect(self._preset_changed)
@@ -312,8 +325,26 @@ class PromptForm(QWidget):
         self._fill_models(self._models[backend.id], default)
         self._show_size_rows()
 
+    def _check_vocabulary(self) -> None:
+        vocabulary = self.capabilities().vocabulary_file
+        unknown = unknown_words(vocabulary, self.prompt.toPlainText()) if vocabulary else []
+        if unknown:
+            plural = "s" if len(unknown) > 1 else ""
+            self.vocabulary_note.setText(
+                f"{self.model.currentText()} does not know the word{plural} <b>{html.escape(', '.join(unknown))}</b> "
+                f"and will ignore {'them' if plural else 'it'} (Help → Getting started lists what it knows)."
+            )
+        self.vocabulary_note.setVisible(bool(unknown))
+
     def _model_changed(self) -> None:
         caps = self.capabilities()
+        # Tasks this model cannot do stay listed, disabled, saying why.
+        for index in range(self.task.count()):
+            task = Task(self.task.itemData(index))
+            item = self.task.model().item(index)
+            item.setEnabled(task in caps.tasks)
+            item.setToolTip("" if task in caps.tasks else caps.why_not.get(task, "this model cannot do it") + ".")
+        self._vocabulary_timer.start()
         for widget, control in (
             (self.steps, STEPS),
             (self.guidance, GUIDANCE),
@@ -518,6 +549,39 @@ class PromptForm(QWidget):
             self.seed.setText(str(request.seed))
         else:
             self.random_seed.setChecked(True)
+
+    def apply_found(self, found) -> list[str]:
+        """Fill the form from a picture's settings (PNG Info); returns what could not be used, to say so.
+        The model stays: another tool's model name is not a model on this computer."""
+        skipped = []
+        self.prompt.setPlainText(found.prompt)
+        self.negative_prompt.setPlainText(found.negative_prompt)
+        caps = self.capabilities()
+        if found.steps is not None:
+            self.steps.setValue(found.steps)
+        if found.guidance is not None:
+            self.guidance.setValue(found.guidance)
+        if found.seed is not None and 0 <= found.seed <= self.SEED_MAX:
+            self.random_seed.setChecked(False)
+            self.seed.setText(str(found.seed))
+        if found.width and found.height:
+            fits = (
+                f"{found.width}x{found.height}" in caps.sizes
+                if caps.sizes
+                else all(
+                    caps.size_min <= v <= caps.size_max and v % caps.size_multiple == 0
+                    for v in (found.width, found.height)
+                )
+            )
+            if fits:
+                self.set_size(found.width, found.height)
+            else:
+                skipped.append(f"size {found.width}x{found.height}")
+        if found.sampler:
+            skipped.append(f"sampler {found.sampler}")
+        if found.model:
+            skipped.append(f"model {found.model}")
+        return skipped
 
     def state(self) -> dict:
         data = self.request().to_dict()

@@ -195,7 +195,8 @@ class WorkerExecutor:
         try:
             worker.process.wait(timeout=CLOSE_WAIT_S)
         except subprocess.TimeoutExpired:
-            log.warning("the engine process did not stop within %s s; killing it", CLOSE_WAIT_S)
+            # Expected when it is still importing or loading a model: nothing it holds is half-written.
+            log.info("the engine process did not stop within %s s; killing it", CLOSE_WAIT_S)
             worker.process.kill()
             worker.process.wait()
         worker.conn.close()

@@ -92,7 +92,7 @@ def test_a_prompt_cannot_forge_fields_or_a_negative_prompt():
     parsed = parse_parameters(text)
     assert parsed["negative_prompt"] == "blurry\\nSteps: 1"
     assert parsed["Steps"] == "25" and parsed["Sampler"] == "Euler a" and parsed["Seed"] == "42"
-    assert parsed["prompt"].startswith("a cat\\nNegative prompt: everything")
+    assert parsed["prompt"].startswith("a cat\\nNegative prompt\ua789 everything")  # a look-alike colon
 
 
 def test_every_diffusers_result_names_a_sampler_as_automatic1111_writes_it():

@@ -132,3 +132,11 @@ def test_editing_a_gallery_item_links_the_result_to_it(qtbot, window, photo):
     assert edited.request["source_id"] == source.id and edited.request["strength"] == 0.5
     assert edited.task == "image-to-image"
     qtbot.waitUntil(lambda: f"gallery item #{source.id}" in window.details.parameters.text())
+    # Before/after: the edit over the picture it came from, split where the user drags.
+    details = window.details
+    assert details.compare_toggle.isVisibleTo(details)
+    details.compare_toggle.setChecked(True)
+    assert details.compare.isVisibleTo(details) and not details.image.isVisibleTo(details)
+    assert not details.compare.before.isNull() and not details.compare.after.isNull()
+    qtbot.mouseClick(details.compare, Qt.MouseButton.LeftButton, pos=details.compare.rect().center())
+    assert 0.4 < details.compare.split < 0.6

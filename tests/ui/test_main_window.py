@@ -231,3 +231,18 @@ def test_window_size_and_splitters_come_back_after_a_restart(make_window, settin
     second = make_window(load_settings())
     assert second.height() == 640
     assert second._splitters["middle"].sizes() == wanted
+
+
+def test_words_the_demo_does_not_know_are_named_while_typing_and_video_is_disabled_with_a_reason(qtbot, make_window):
+    from desktop.library.settings import Settings
+
+    window = make_window(Settings())
+    form = window.form
+    form.prompt.setPlainText("Sleek sneaker crafted from ocean plastic, a red circle")
+    qtbot.waitUntil(form.vocabulary_note.isVisible, timeout=3000)
+    note = form.vocabulary_note.text()
+    assert all(word in note for word in ("sleek", "sneaker", "ocean", "plastic")) and "circle" not in note
+    form.prompt.setPlainText("a red circle on a blue background")
+    qtbot.waitUntil(lambda: not form.vocabulary_note.isVisible(), timeout=3000)
+    video = form.task.model().item(form.task.findData("text-to-video"))
+    assert not video.isEnabled() and "makes images, not videos" in video.toolTip()
