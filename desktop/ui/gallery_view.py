@@ -35,7 +35,7 @@ class GalleryView(QWidget):
         # The filters shrink to a few letters each before the search box gives up its width: in a
         # 1024-pixel window the search must stay usable.
         self.search.setMinimumWidth(120)
-        for combo, letters in ((self.task_filter, 4), (self.backend_filter, 4), (self.model_filter, 6)):
+        for combo, letters in ((self.task_filter, 4), (self.backend_filter, 7), (self.model_filter, 4)):
             combo.setMinimumContentsLength(letters)
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
 

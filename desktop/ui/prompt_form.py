@@ -106,6 +106,7 @@ class PromptForm(QWidget):
             self.task.addItem(spec.label, spec.task.value)
         self.frames = QSpinBox(minimum=FRAMES_MIN, maximum=FRAMES_MAX, value=16)
         self.fps = QSpinBox(minimum=FPS_MIN, maximum=FPS_MAX, value=8)
+        self.fps.setToolTip("Frames per second of the video")
         self.backend = QComboBox()
         for backend in engine.backends():
             self.backend.addItem(backend.label, backend.id)
@@ -190,7 +191,7 @@ class PromptForm(QWidget):
         form.addRow("Scheduler", self.scheduler)
         form.addRow("Seed", seed_row)
         form.addRow("Frames", self.frames)
-        form.addRow("Frames per second", self.fps)
+        form.addRow("FPS", self.fps)  # short: a long label widens the label column and clips the seed field
         form.addRow("Images", self.count)
         form.addRow("Quality", self.quality)
         form.addRow("Style", self.style)
