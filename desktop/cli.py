@@ -19,7 +19,7 @@ from desktop.engine.errors import EngineError, GenerationCancelled, ValidationEr
 from desktop.engine.registry import backend_ids
 from desktop.engine.request import DEFAULT_BACKEND, GenerationRequest
 from desktop.engine.schedulers import SCHEDULERS
-from desktop.engine.tasks import Task
+from desktop.engine.tasks import MediaKind, Task
 
 EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED = 1, 2, 130
 
@@ -36,10 +36,15 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="diffusion-studio generate", description="Generate images or videos from a text prompt.")
     p.add_argument("--task", choices=[t.value for t in Task], default=Task.TEXT_TO_IMAGE.value)
-    p.add_argument("--prompt", required=True, help="what to draw")
+    p.add_argument("--prompt", default="", help="what to draw (optional for upscale)")
     p.add_argument("--negative-prompt", default="", help="what to keep out of the image")
-    p.add_argument("--backend", choices=backend_ids(), default=DEFAULT_BACKEND)
-    p.add_argument("--model", default="", help="diffusers folder, Hugging Face id, or demo (the default); OpenAI model")
+    p.add_argument("--backend", choices=backend_ids(), help="default: upscale for --task upscale, else diffusers")
+    p.add_argument(
+        "--model",
+        default="",
+        help="diffusers folder, Hugging Face id, or demo (the default); OpenAI model; upscale: an upscaler "
+        ".safetensors file or diffusers upscaler folder (none: a plain Lanczos resize)",
+    )
     p.add_argument("--width", type=int, help="pixels (diffusers: multiple of 8, default 512)")
     p.add_argument("--height", type=int, help="pixels (diffusers: multiple of 8, default 512)")
     p.add_argument("--steps", type=int, help="default 25 (the demo model: 20)")
@@ -52,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image", help="editing tasks: the picture to edit")
     p.add_argument("--mask", help="inpaint: white where to repaint, black where to keep")
     p.add_argument("--strength", type=float, help="editing: how much to redraw, 0-1 (default 0.75; inpaint 1)")
+    p.add_argument(
+        "--scale", type=int, choices=(2, 3, 4), help="upscale: how many times larger (default: the upscaler's own)"
+    )
     p.add_argument(
         "--extend",
         type=_extend,
@@ -80,7 +88,9 @@ def _extend(text: str) -> tuple[int, int, int, int]:
     return tuple(int(p) for p in parts)
 
 
-def _request(args: argparse.Namespace, engine) -> GenerationRequest:
+def _request(args: argparse.Namespace, engine, settings) -> GenerationRequest:
+    if args.task == Task.UPSCALE.value and not args.model and settings.default_upscaler:
+        args.model = settings.default_upscaler
     backend = engine.backend(args.backend)
     model = args.model or backend.default_model()  # nothing named: the built-in demo model, where installed
     # Flags given win; otherwise the model's own defaults (its preset), otherwise the request's.
@@ -107,6 +117,7 @@ def _request(args: argparse.Namespace, engine) -> GenerationRequest:
         mask=args.mask,
         strength=args.strength,
         extend=args.extend,
+        scale=args.scale,
         **{k: int(v) if k != "guidance" else float(v) for k, v in tuning.items()},
     )
 
@@ -115,13 +126,14 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         args = build_parser().parse_args(argv)
+        args.backend = args.backend or ("upscale" if args.task == Task.UPSCALE.value else DEFAULT_BACKEND)
         from desktop.jobs.local import build_engine
         from desktop.library.settings import load_settings
 
         # The app's settings are the defaults; flags given here win.
         settings = load_settings()
         engine = build_engine(settings, _runtime(args, settings))
-        request = engine.validate(_request(args, engine))
+        request = engine.validate(_request(args, engine, settings))
         if args.output is not None and args.output.exists() and not args.output.is_dir():
             raise UsageError(f"--output {args.output} is a file, not a folder: give a folder.")
         # Where the results go is checked before any model loads: a bad path costs nothing.
@@ -215,6 +227,10 @@ def _run(args: argparse.Namespace, request: GenerationRequest, engine, library) 
         if args.json:
             # path is where the user asked for it (inside --output when given), as plain output says.
             summary = {**item.summary(), "path": str(copy or item.path), "library_path": str(item.path)}
+            if copy is not None and "turntable" in summary:
+                from desktop.library.mesh import turntable_name
+
+                summary["turntable"] = str(turntable_name(copy))
             print(json.dumps(summary), flush=True)
         else:
             print(copy or item.path, flush=True)
@@ -226,15 +242,24 @@ def _copy_out(saved, folder: Path) -> list[Path]:
     from desktop.library.atomic import atomic_write
     from desktop.library.export import free_path
 
+    def copy(source_path: Path, target: Path) -> None:
+        with open(source_path, "rb") as source:
+            atomic_write(target, lambda f, s=source: shutil.copyfileobj(s, f), overwrite=False)
+        written.append(target)
+
     copies: list[Path] = []
+    written: list[Path] = []
     try:
         for item in saved:
             target = free_path(folder / item.path.name)
-            with open(item.path, "rb") as source:
-                atomic_write(target, lambda f, s=source: shutil.copyfileobj(s, f), overwrite=False)
+            copy(item.path, target)
+            if item.row.media == MediaKind.MESH:  # a 3D object travels with its turntable
+                from desktop.library.mesh import turntable_name
+
+                copy(turntable_name(item.path), turntable_name(target))
             copies.append(target)
     except BaseException:
-        for path in copies:
+        for path in written:
             path.unlink(missing_ok=True)
         raise
     return copies

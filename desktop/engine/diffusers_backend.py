@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from desktop.engine import lazy_imports
+from desktop.engine import lazy_imports, shape_e
 from desktop.engine.backend import SAMPLING_CONTROLS, BackendStatus, Capabilities
 from desktop.engine.devices import RuntimeOptions, pick_device
 from desktop.engine.edit_inputs import edit_inputs_for, model_size, paste_back
@@ -42,8 +42,11 @@ from desktop.engine.tasks import MediaKind, Task
 from desktop.engine.video_frames import frames_to_pil
 from desktop.engine.vocabulary import word_level_tokenizer
 
-IMAGE_TASKS = frozenset(t for t in Task if t.spec.media is MediaKind.IMAGE)
+# Upscaling makes an image too, but on its own backend (upscalers are not diffusers pipelines alone).
+IMAGE_TASKS = frozenset(t for t in Task if t.spec.media is MediaKind.IMAGE and t is not Task.UPSCALE)
+UPSCALE_ELSEWHERE = {Task.UPSCALE: "upscaling runs on the Upscalers backend: choose it"}
 VIDEO_TASKS = frozenset(t for t in Task if t.spec.media is MediaKind.VIDEO)
+MESH_TASKS = frozenset(t for t in Task if t.spec.media is MediaKind.MESH)
 # Inpainting checkpoints (9-channel UNet) repaint through a mask and nothing else.
 MASK_TASKS = frozenset({Task.INPAINT, Task.OUTPAINT})
 
@@ -65,17 +68,29 @@ def model_tasks(folder: Path | None) -> tuple[frozenset[Task], dict[Task, str]]:
     A folder not found here (a hub id not yet resolved) may do any image task: generating says
     what is wrong with it.
     """
+    tasks, why_not = _pipeline_tasks(folder)
+    return tasks, {**why_not, **UPSCALE_ELSEWHERE}
+
+
+def _pipeline_tasks(folder: Path | None) -> tuple[frozenset[Task], dict[Task, str]]:
     if folder is None:
-        return IMAGE_TASKS | VIDEO_TASKS, {}
+        return IMAGE_TASKS | VIDEO_TASKS | MESH_TASKS, {}
     class_name = pipeline_class_name(folder)
+    if class_name in shape_e.SHAP_E_PIPELINES:
+        return shape_e.model_tasks(class_name, Task)
+    no_3d = {t: shape_e.NOT_3D for t in MESH_TASKS}
     if "Video" in class_name and "VideoToVideo" not in class_name:
         why = "this model makes videos, not images: choose Video"
-        return VIDEO_TASKS, {t: why for t in IMAGE_TASKS}
+        return VIDEO_TASKS, {**{t: why for t in IMAGE_TASKS}, **no_3d}
     why_video = "this model makes images, not videos: choose a text-to-video model"
     if "Inpaint" in class_name:
         why = "this is an inpainting model: use it to inpaint or outpaint"
-        return MASK_TASKS, {**{t: why for t in IMAGE_TASKS - MASK_TASKS}, **{t: why_video for t in VIDEO_TASKS}}
-    return IMAGE_TASKS, {t: why_video for t in VIDEO_TASKS}
+        return MASK_TASKS, {
+            **{t: why for t in IMAGE_TASKS - MASK_TASKS},
+            **{t: why_video for t in VIDEO_TASKS},
+            **no_3d,
+        }
+    return IMAGE_TASKS, {**{t: why_video for t in VIDEO_TASKS}, **no_3d}
 
 
 class DiffusersBackend:
@@ -109,8 +124,15 @@ class DiffusersBackend:
             cached = cached_pipelines(self.hf_cache_dir)
         except OSError:
             cached = []
-        demo = [DEMO_MODEL] if demo_installed() else []
-        return list(dict.fromkeys([*self.config.model_folders, *cached, *demo]))
+        local = self.local_models()
+        demo = [m for m in local if m == DEMO_MODEL]
+        return list(dict.fromkeys([*(m for m in local if m != DEMO_MODEL), *cached, *demo]))
+
+    def local_models(self) -> list[str]:
+        """The settings' pipeline folders, then the demo: what is listed before the HF cache is scanned.
+        Settings' model folders also hold other kinds (a folder of upscaler files): only pipelines here."""
+        folders = [f for f in self.config.model_folders if (Path(f).expanduser() / "model_index.json").is_file()]
+        return [*folders, *([DEMO_MODEL] if demo_installed() else [])]
 
     def default_model(self) -> str:
         return DEMO_MODEL if demo_installed() else ""
@@ -118,6 +140,9 @@ class DiffusersBackend:
     def capabilities(self, model: str) -> Capabilities:
         folder = _local_folder(model)
         tasks, why_not = model_tasks(folder)
+        if tasks and tasks <= MESH_TASKS:  # Shap-E: its own controls and frame sizes
+            preset = preset_for(model, pipeline_class_name(folder))
+            return shape_e.capabilities(tasks, why_not, dict(preset.defaults))
         return Capabilities(
             tasks=tasks,
             controls=SAMPLING_CONTROLS,
@@ -136,6 +161,8 @@ class DiffusersBackend:
                 "model", "model is not set: give a diffusers model folder or a Hugging Face id (org/name)."
             )
         defaults = self.capabilities(model).defaults
+        if request.task.spec.media is MediaKind.MESH:  # Shap-E's frame sizes and controls
+            return shape_e.validate(dataclasses.replace(request, model=model), defaults)
         if canvas is not None:
             # The model works at the nearest multiple of 8; the result comes back at the picture's size.
             width, height = model_size(*canvas)
@@ -195,6 +222,8 @@ class DiffusersBackend:
         try:
             if video:
                 items = [self._video(pipe, request, seed, i, steps) for i, seed in enumerate(seeds)]
+            elif request.task.spec.media is MediaKind.MESH:
+                items = shape_e.generate(pipe, request, seeds, on_progress, cancel, started)
             elif request.task.spec.edits:
                 items = self._edit(pipe, request, seeds, steps)
             else:
@@ -269,7 +298,7 @@ class DiffusersBackend:
 
     def _pipeline_for(self, request: GenerationRequest, base, folder: Path):
         """The loaded pipeline, or one for the task made from it with from_pipe (no second copy of weights)."""
-        if request.task.spec.media is MediaKind.VIDEO:
+        if request.task.spec.media is not MediaKind.IMAGE:  # video and 3D pipelines do one task each
             return base
         diffusers = lazy_imports.diffusers()
         unet = getattr(base, "unet", None)
@@ -326,7 +355,7 @@ class DiffusersBackend:
         variant = "fp16" if dtype == torch.float16 and has_variant(folder, "fp16") else None
         # AutoPipeline knows the image families; video pipelines load by their own class, and
         # inpainting checkpoints (9-channel UNet) as inpainting pipelines.
-        if video:
+        if video or pipeline_class_name(folder) in shape_e.SHAP_E_PIPELINES:
             loader = diffusers.DiffusionPipeline
         elif "Inpaint" in pipeline_class_name(folder):
             loader = diffusers.AutoPipelineForInpainting
@@ -359,7 +388,7 @@ class DiffusersBackend:
             pipe.to(device)
         if options.attention_slicing:
             pipe.enable_attention_slicing()
-        if options.vae_tiling:
+        if options.vae_tiling and getattr(pipe, "vae", None) is not None:  # Shap-E has no VAE
             pipe.vae.enable_tiling()
         return pipe
 

@@ -57,8 +57,23 @@ MODELSCOPE = ModelPreset(
     offload_below_gib=16,
 )
 
+# OpenAI's Shap-E (openai/shap-e, openai/shap-e-img2img), after diffusers' examples: 64 steps,
+# guidance 15 from text and 3 from a picture. The size is the turntable's frame size (the pipeline's
+# default, 64 px; the mesh's detail follows it, see desktop/engine/shape_e.py); 20 views at 10 fps
+# make the renderer's own two-second turn.
+SHAP_E_TEXT = ModelPreset(
+    "Shap-E text to 3D", {"width": 64, "height": 64, "steps": 64, "guidance": 15.0, "frames": 20, "fps": 10}
+)
+SHAP_E_IMAGE = ModelPreset(
+    "Shap-E image to 3D", {"width": 64, "height": 64, "steps": 64, "guidance": 3.0, "frames": 20, "fps": 10}
+)
+
 # Presets found by the pipeline class a model folder's model_index.json names.
-BY_PIPELINE_CLASS = {"TextToVideoSDPipeline": MODELSCOPE}
+BY_PIPELINE_CLASS = {
+    "TextToVideoSDPipeline": MODELSCOPE,
+    "ShapEPipeline": SHAP_E_TEXT,
+    "ShapEImg2ImgPipeline": SHAP_E_IMAGE,
+}
 
 
 def is_demo(model: str) -> bool:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 BACKENDS: dict[str, str] = {
     "diffusers": "desktop.engine.diffusers_backend:DiffusersBackend",
     "openai": "desktop.engine.openai_backend:OpenAIBackend",
+    "upscale": "desktop.engine.upscalers.backend:UpscaleBackend",
 }
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from desktop.engine.backend import SEED
 from desktop.engine.errors import ValidationError
-from desktop.engine.tasks import EXTEND, FPS, FRAMES, MASK, Task, task_from
+from desktop.engine.tasks import EXTEND, FPS, FRAMES, MASK, SCALE, Task, task_from
 
 if TYPE_CHECKING:
     from desktop.engine.backend import Backend
@@ -58,6 +58,9 @@ class GenerationRequest:
     mask: str | None = None
     strength: float | None = None
     extend: tuple[int, int, int, int] = (0, 0, 0, 0)
+    # Upscale only: how many times larger the result is (2, 3 or 4); None: the upscaler's own scale
+    # (2 for the plain Lanczos resize). validate() fills it in.
+    scale: int | None = None
     # The gallery item an edit started from, so results link back to it.
     source_id: int | None = None
     # Where the request came from, recorded with its results: a campaign's name, row, format and the
@@ -99,17 +102,23 @@ def validate(request: GenerationRequest, backend: Backend | None = None) -> Gene
         from desktop.engine.registry import create_backend
 
         backend = create_backend(request.backend)
-    if not isinstance(request.prompt, str) or not request.prompt.strip():
+    spec = request.task.spec
+    if not isinstance(request.prompt, str) or (spec.needs_prompt and not request.prompt.strip()):
         raise ValidationError("prompt", "prompt is empty: describe the image you want.")
     check_range("count", request.count, COUNT_MIN, COUNT_MAX)
-    spec = request.task.spec
     if spec.uses(FRAMES):
         check_range("frames", request.frames, FRAMES_MIN, FRAMES_MAX)
     if spec.uses(FPS):
         check_range("fps", request.fps, FPS_MIN, FPS_MAX)
     canvas = None
-    if spec.edits:
+    if spec.uses(SCALE):
+        from desktop.engine.upscalers.checks import check_upscale_inputs
+
+        request, canvas = check_upscale_inputs(request)
+    elif spec.edits:
         request, canvas = _validate_edit(request)
+    if request.scale is not None and not spec.uses(SCALE):
+        raise ValidationError("scale", f"scale applies to upscale only, not {request.task.value}; leave it out.")
     capabilities = backend.capabilities(request.model)
     if request.task not in capabilities.tasks:
         reason = capabilities.why_not.get(request.task) or (

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import numpy as np
     from PIL import Image
 
     from desktop.engine.request import GenerationRequest
@@ -31,6 +32,23 @@ ProgressCallback = Callable[[Progress], None]
 
 
 @dataclass
+class MeshData:
+    """A triangle mesh as plain arrays, y up (glTF's convention), in about -1..1."""
+
+    vertices: np.ndarray  # (n, 3) float32
+    faces: np.ndarray  # (m, 3) uint32 indices into vertices, counter-clockwise seen from outside
+    colors: np.ndarray  # (n, 3) float32 linear RGB in 0..1, one per vertex
+
+    @property
+    def vertex_count(self) -> int:
+        return len(self.vertices)
+
+    @property
+    def face_count(self) -> int:
+        return len(self.faces)
+
+
+@dataclass
 class GeneratedImage:
     """One result: an image, or a video whose `image` is its poster (first) frame."""
 
@@ -38,12 +56,17 @@ class GeneratedImage:
     # The seed that reproduces this result alone (count=1); None where the backend takes no seed.
     seed: int | None
     index: int
-    frames: list[Image.Image] | None = None  # videos only
+    frames: list[Image.Image] | None = None  # videos, and a 3D object's turntable
     fps: int | None = None
+    mesh: MeshData | None = None  # 3D objects only: `image` is the poster, `frames` the turntable
 
     @property
     def is_video(self) -> bool:
-        return self.frames is not None
+        return self.frames is not None and self.mesh is None
+
+    @property
+    def is_mesh(self) -> bool:
+        return self.mesh is not None
 
 
 @dataclass

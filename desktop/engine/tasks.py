@@ -16,6 +16,9 @@ class Task(str, enum.Enum):
     IMAGE_TO_IMAGE = "image-to-image"
     INPAINT = "inpaint"
     OUTPAINT = "outpaint"
+    UPSCALE = "upscale"
+    TEXT_TO_3D = "text-to-3d"
+    IMAGE_TO_3D = "image-to-3d"
 
     @property
     def spec(self) -> TaskSpec:
@@ -27,11 +30,14 @@ class MediaKind(str, enum.Enum):
 
     IMAGE = "image"
     VIDEO = "video"
+    MESH = "mesh"  # a 3D object: GLB, with a turntable video and a poster
 
 
 # Request fields a task uses beyond those every task has (prompt, negative prompt, model, size,
 # sampling, seed, count). The form shows a task's rows from these; the validator checks them.
 FRAMES, FPS, IMAGE, MASK, STRENGTH, EXTEND = "frames", "fps", "image", "mask", "strength", "extend"
+# Upscale: how many times larger the result is than its picture (2, 3 or 4).
+SCALE = "scale"
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,8 @@ class TaskSpec:
     sized_by_picture: bool = False
     # What a result is called in counts ("3 videos").
     noun: str = "image"
+    # Upscaling a picture needs no words: its prompt may be empty.
+    needs_prompt: bool = True
 
     @property
     def edits(self) -> bool:
@@ -86,6 +94,28 @@ TASKS: dict[Task, TaskSpec] = {
             frozenset({IMAGE, EXTEND, STRENGTH}),
             default_strength=1.0,
             sized_by_picture=True,
+        ),
+        # The result is the picture's size times the scale; desktop/engine/upscalers runs it.
+        TaskSpec(
+            Task.UPSCALE,
+            "Upscale (enlarge a picture)",
+            MediaKind.IMAGE,
+            frozenset({IMAGE, SCALE}),
+            sized_by_picture=True,
+            needs_prompt=False,
+        ),
+        # Shap-E: a mesh, plus a turntable of `frames` views played at `fps`; the size is the
+        # turntable's (square) frame size. Its defaults (64 steps, guidance 15 or 3) are in presets.py.
+        TaskSpec(Task.TEXT_TO_3D, "3D object (text to 3D)", MediaKind.MESH, frozenset({FRAMES, FPS}), noun="object"),
+        # The whole schedule runs (strength 1): the picture conditions the object, it is not redrawn.
+        TaskSpec(
+            Task.IMAGE_TO_3D,
+            "3D object from a picture",
+            MediaKind.MESH,
+            frozenset({IMAGE, FRAMES, FPS}),
+            default_strength=1.0,
+            noun="object",
+            needs_prompt=False,
         ),
     )
 }

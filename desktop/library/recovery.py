@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 INFLIGHT_SUFFIX = ".inflight.json"
 POSTER_SUFFIX = ".poster.png"
+# A 3D object: <stem>.glb with <stem>.poster.png (the record) and <stem>.turntable.mp4 (desktop/library/mesh.py).
+MESH_SUFFIX, TURNTABLE_SUFFIX = ".glb", ".turntable.mp4"
+_MESH_FILES = (MESH_SUFFIX, TURNTABLE_SUFFIX)
 MAX_NOTE_BYTES = 64 * 1024
 REINDEX_BATCH = 500  # rows per transaction: other writers wait on each for milliseconds only
 
@@ -126,7 +129,7 @@ def _integer(value: object) -> bool:
 def row_from_record(record: dict, path: str, poster: str | None) -> HistoryRow | None:
     """The history row a file's embedded record describes; None unless every field is sound
     (a file in the images folder may come from anywhere)."""
-    media = "video" if poster else "image"
+    media = "mesh" if path.endswith(MESH_SUFFIX) else "video" if poster else "image"
     texts = ("created_at", "task", "backend", "model", "prompt", "batch_id", "device")
     if not all(_text(record.get(name)) for name in texts):
         return None
@@ -172,9 +175,14 @@ def _rows_for_files(library: Library, relatives: Iterable[str]) -> tuple[list[Hi
     for relative in sorted(files):
         if relative.endswith(".mp4") and relative[: -len(".mp4")] + POSTER_SUFFIX in files:
             continue  # indexed with its poster
+        if any(relative.endswith(s) and relative[: -len(s)] + POSTER_SUFFIX in files for s in _MESH_FILES):
+            continue  # a 3D object's mesh and turntable: indexed with its poster
         if relative.endswith(POSTER_SUFFIX):
             video = relative[: -len(POSTER_SUFFIX)] + ".mp4"
-            if not _existing(library, video):
+            mesh = relative[: -len(POSTER_SUFFIX)] + MESH_SUFFIX
+            if _existing(library, mesh):
+                video = mesh
+            elif not _existing(library, video):
                 left.append(relative)  # a poster whose video never arrived
                 continue
             path, poster = video, relative

@@ -55,6 +55,9 @@ class Settings:
     export_template: str = "{date}_{prompt}_{seed}"
     export_format: str = "png"
     video_export_format: str = "mp4"
+    mesh_export_format: str = "glb"
+    # The upscaler "Upscale" uses: a weights file, a diffusers upscaler folder; "" the plain resize.
+    default_upscaler: str = ""  # glb, obj, ply, or the turntable as mp4 or gif
     # The window's size (geometry), splitter sizes and tab, as the user left them (flat values).
     window: dict = field(default_factory=dict)
     # "system" follows the desktop's light or dark colour scheme; "light" or "dark" forces one.

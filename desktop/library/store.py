@@ -20,10 +20,11 @@ from pathlib import Path
 
 from desktop.engine.backend import GUIDANCE, STEPS
 from desktop.engine.result import GenerationResult
-from desktop.engine.tasks import FPS, FRAMES
+from desktop.engine.tasks import FPS, FRAMES, MediaKind
 from desktop.library import locking, recovery
 from desktop.library.errors import LibraryError, library_error
 from desktop.library.history import HistoryRow
+from desktop.library.mesh import mesh_summary
 from desktop.library.metadata import model_takes, task_uses
 from desktop.library.paths import confined, library_root
 from desktop.library.writers import WRITERS
@@ -64,6 +65,8 @@ class SavedItem:
             "fps": request.get("fps") if task_uses(self.row.task, FPS) else None,
             "created_at": self.row.created_at,
             "timings": self.row.timings,
+            # 3D objects: vertices, faces and the turntable's path.
+            **(mesh_summary(self.path) if self.row.media == MediaKind.MESH else {}),
         }
 
 
@@ -128,8 +131,14 @@ class Library:
         return self._shown(row.poster or row.path)
 
     def files(self, row: HistoryRow) -> list[Path]:
-        """The row's files that lie inside the library (whether or not they exist)."""
-        return [path for path in map(self.confined, (row.path, row.poster)) if path is not None]
+        """The row's files that lie inside the library (whether or not they exist): its result, poster,
+        and a 3D object's turntable, so delete, trash and undo move them all."""
+        refs = [row.path, row.poster]
+        if row.media == MediaKind.MESH and isinstance(row.path, str):
+            from desktop.library.mesh import turntable_name
+
+            refs.append(turntable_name(Path(row.path)).as_posix())
+        return [path for path in map(self.confined, refs) if path is not None]
 
     # -- saving ----------------------------------------------------------------------------
 

@@ -61,4 +61,30 @@ class VideoWriter:
         return written
 
 
-WRITERS: dict[MediaKind, MediaWriter] = {MediaKind.IMAGE: ImageWriter(), MediaKind.VIDEO: VideoWriter()}
+class MeshWriter:
+    """A 3D object: the poster PNG (its first turntable view, carrying the record), the GLB (the
+    record also in its asset.extras) and the turntable MP4 beside it (desktop/library/mesh.py)."""
+
+    def names(self, stem: Path) -> tuple[Path, Path | None]:
+        return stem.with_name(stem.name + ".glb"), stem.with_name(stem.name + ".poster.png")
+
+    def write(self, root, staging, item, record, path, poster) -> list[Path]:
+        from desktop.library.mesh import turntable_name, write_glb
+        from desktop.library.video import write_mp4
+
+        written = [write_png(root, staging, poster, item.image, record)]
+        try:
+            written.append(write_glb(root / path, item.mesh, record, staging=staging))
+            written.append(write_mp4(root / turntable_name(path), item.frames, item.fps, record, staging=staging))
+        except BaseException:
+            for done in written:
+                done.unlink(missing_ok=True)
+            raise
+        return written
+
+
+WRITERS: dict[MediaKind, MediaWriter] = {
+    MediaKind.IMAGE: ImageWriter(),
+    MediaKind.VIDEO: VideoWriter(),
+    MediaKind.MESH: MeshWriter(),
+}

@@ -33,6 +33,7 @@ class DetailsPane(QWidget):
         self._capabilities = capabilities
         self._row: HistoryRow | None = None
         self.player = None  # the VideoPlayer, made when the first video is shown
+        self.mesh_viewer = None  # the MeshViewer, made when the first 3D object is shown
         self._pixmap = QPixmap()
         self._source: Path | None = None
         self.compare = CompareView()
@@ -100,10 +101,14 @@ class DetailsPane(QWidget):
         self._buttons.setVisible(row is not None)
         self._scroll.setVisible(row is not None)
         video = row is not None and row.media == MediaKind.VIDEO
+        mesh = row is not None and row.media == MediaKind.MESH
         if self.player is not None and not video:
             self.player.stop()
             self.player.hide()
-        self.image.setVisible(not video)
+        if self.mesh_viewer is not None and not mesh:
+            self.mesh_viewer.stop()
+            self.mesh_viewer.hide()
+        self.image.setVisible(not video and not mesh)
         if row is None or path is None:
             self._pixmap = QPixmap()
             self.image.setPixmap(QPixmap())
@@ -115,6 +120,12 @@ class DetailsPane(QWidget):
             self._video_player().show()
             self.player.load(path, still or path, row.request.get("fps", 8))
             return
+        if mesh:
+            from desktop.library.mesh import turntable_name
+
+            self._mesh_viewer().show()
+            self.mesh_viewer.load(path, turntable_name(path), still or path, row.request.get("fps", 10))
+            return
         self._pixmap = QPixmap(str(path))
         if self._pixmap.isNull():
             self.image.setText(f"{path.name} cannot be shown (missing or unreadable).")
@@ -124,7 +135,7 @@ class DetailsPane(QWidget):
     def _show_comparison(self) -> None:
         comparing = self.compare_toggle.isChecked() and self._source is not None and not self._pixmap.isNull()
         self.compare.setVisible(comparing)
-        self.image.setVisible(not comparing and (self._row is None or self._row.media != MediaKind.VIDEO))
+        self.image.setVisible(not comparing and (self._row is None or self._row.media == MediaKind.IMAGE))
         if comparing:
             extend = self._row.request.get("extend") or [0, 0, 0, 0]
             offset = (int(extend[0]), int(extend[1])) if self._row.task == "outpaint" and len(extend) == 4 else (0, 0)
@@ -138,6 +149,14 @@ class DetailsPane(QWidget):
             return self._capabilities(row.backend, row.model).controls
         except (EngineError, OSError, ValueError):
             return None
+
+    def _mesh_viewer(self):
+        if self.mesh_viewer is None:
+            from desktop.ui.mesh_viewer import MeshViewer  # Qt Quick 3D loads on the first 3D object only
+
+            self.mesh_viewer = MeshViewer(self)
+            self.layout().insertWidget(1, self.mesh_viewer, 3)
+        return self.mesh_viewer
 
     def _video_player(self):
         if self.player is None:

@@ -24,6 +24,7 @@ from desktop.ui.gallery_model import GalleryModel
 class GalleryActions(QObject):
     use_again = Signal(object)  # HistoryRow
     edit_requested = Signal(object)  # HistoryRow
+    upscale_requested = Signal(object, int)  # HistoryRow, scale
     message = Signal(str, bool)  # text, is_error
 
     def __init__(self, model: GalleryModel, settings: Callable[[], Settings], parent: QWidget) -> None:
@@ -36,6 +37,8 @@ class GalleryActions(QObject):
         self._deleted: list[list[HistoryRow]] = []
 
         self.edit = self._action("Edit…", self._edit, "Ctrl+E")
+        self.upscale_2 = self._action("Upscale ×2", lambda: self._upscale(2), "Ctrl+U")
+        self.upscale_4 = self._action("Upscale ×4", lambda: self._upscale(4), "Ctrl+Shift+U")
         self.reuse = self._action("Use these settings again", self._reuse, "Ctrl+R")
         self.open = self._action("Open in viewer", self._open, "Ctrl+O")
         self.copy = self._action("Copy image", self._copy, QKeySequence.StandardKey.Copy)
@@ -64,13 +67,19 @@ class GalleryActions(QObject):
         for action in (self.reuse, self.open, self.copy):
             action.setEnabled(count == 1)
         rows = self._selection()
-        self.edit.setEnabled(count == 1 and rows[0].media == MediaKind.IMAGE)
+        for action in (self.edit, self.upscale_2, self.upscale_4):
+            action.setEnabled(count == 1 and rows[0].media == MediaKind.IMAGE)
         self.delete.setEnabled(count > 0)
         self.export_menu.setEnabled(count > 0)
 
     def _one(self) -> HistoryRow | None:
         rows = self._selection()
         return rows[0] if len(rows) == 1 else None
+
+    def _upscale(self, scale: int) -> None:
+        row = self._one()
+        if row is not None and row.media == MediaKind.IMAGE:
+            self.upscale_requested.emit(row, scale)
 
     def _edit(self) -> None:
         row = self._one()
@@ -161,6 +170,12 @@ class GalleryActions(QObject):
                 if row.media == MediaKind.VIDEO:
                     written.append(
                         export_video(source, row, folder, settings.export_template, settings.video_export_format)
+                    )
+                elif row.media == MediaKind.MESH:
+                    from desktop.library.mesh import export_mesh
+
+                    written.append(
+                        export_mesh(source, row, folder, settings.export_template, settings.mesh_export_format)
                     )
                 else:
                     written.append(export_image(source, row, folder, settings.export_template, settings.export_format))

@@ -18,6 +18,8 @@ from desktop.ui.bridge import ThumbnailLoader
 from desktop.ui.theme import placeholder_color
 
 PAGE_SIZE = 200
+# Marks on a gallery item's caption: a video plays, a 3D object turns (its thumbnail is the poster).
+BADGES = {MediaKind.VIDEO: "▶ ", MediaKind.MESH: "⬢ "}
 ICON_SIZE = QSize(160, 160)
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
 PATH_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -115,7 +117,7 @@ class GalleryModel(QAbstractListModel):
             return None
         if role == Qt.ItemDataRole.DisplayRole:
             text = row.prompt if len(row.prompt) <= 40 else row.prompt[:38] + "…"
-            return f"▶ {text}" if row.media == MediaKind.VIDEO else text
+            return BADGES.get(row.media, "") + text
         if role == Qt.ItemDataRole.DecorationRole:
             path = str(self.library.still(row))
             pixmap = self._pixmaps.get(path)
@@ -125,7 +127,10 @@ class GalleryModel(QAbstractListModel):
             return pixmap
         if role == Qt.ItemDataRole.ToolTipRole:
             seed = "" if row.seed is None else f" · seed {row.seed}"
-            kind = f"video, {row.request.get('frames')} frames" if row.media == MediaKind.VIDEO else "image"
+            kind = {
+                MediaKind.VIDEO: f"video, {row.request.get('frames')} frames",
+                MediaKind.MESH: f"3D object, {row.request.get('frames')}-view turntable",
+            }.get(row.media, "image")
             return f"{row.prompt}\n{kind} · {row.width}×{row.height} · {Path(row.model).name or row.model}{seed}"
         if role == ROW_ROLE:
             return row

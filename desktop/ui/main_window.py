@@ -158,7 +158,14 @@ class MainWindow(QMainWindow):
         self.addAction(undo)
         edit_menu.addAction(undo)
         edit_menu.addSeparator()
-        for action in (self.actions.reuse, self.actions.copy, self.actions.open, self.actions.delete):
+        for action in (
+            self.actions.reuse,
+            self.actions.upscale_2,
+            self.actions.upscale_4,
+            self.actions.copy,
+            self.actions.open,
+            self.actions.delete,
+        ):
             edit_menu.addAction(action)
         edit_menu.addMenu(self.actions.export_menu)
         find = QAction("&Find in gallery", self, shortcut=QKeySequence.StandardKey.Find)
@@ -195,6 +202,7 @@ class MainWindow(QMainWindow):
         self.form.generate_requested.connect(self.generate)
         self.form.task_changed.connect(self._task_changed)
         self.actions.edit_requested.connect(self._edit_row)
+        self.actions.upscale_requested.connect(self.upscale_row)
         self.form.cancel_requested.connect(self.cancel_running)
         self.progress.cancel_job.connect(self.bridge.cancel)
         self.progress.cancel_all.connect(self.bridge.cancel_all)
@@ -210,7 +218,14 @@ class MainWindow(QMainWindow):
         self.actions.message.connect(self._show_message)
 
     def _fill_gallery_menu(self, menu) -> None:
-        for action in (self.actions.edit, self.actions.reuse, self.actions.open, self.actions.copy):
+        for action in (
+            self.actions.edit,
+            self.actions.upscale_2,
+            self.actions.upscale_4,
+            self.actions.reuse,
+            self.actions.open,
+            self.actions.copy,
+        ):
             menu.addAction(action)
         menu.addMenu(self.actions.export_menu)
         menu.addSeparator()
@@ -316,6 +331,30 @@ class MainWindow(QMainWindow):
             self.form.task.setCurrentIndex(self.form.task.findData(Task.INPAINT.value))
         self.stage.setCurrentWidget(self.edit_panel)
         return True
+
+    def upscale_row(self, row: HistoryRow, scale: int):
+        """Queue an upscale of a gallery picture with the upscaler from Settings (a plain Lanczos resize
+        where none is set); the result links back to it like an edit. Returns the job, or None."""
+        request = GenerationRequest(
+            prompt=row.prompt,
+            task=Task.UPSCALE,
+            backend="upscale",
+            model=self.settings.default_upscaler,
+            image=str(self.library.absolute(row)),
+            scale=scale,
+            source_id=row.id,
+        )
+        try:
+            request = self.engine.validate(request)
+        except ValidationError as exc:
+            self.statusBar().showMessage(f"Cannot upscale: {exc}", 10000)
+            return None
+        job = self.bridge.submit(request)
+        self.stage.setCurrentWidget(self.progress)
+        self.statusBar().showMessage(
+            f"Upscaling ×{scale} with {self.engine.backend('upscale').describe(request.model)}…", 5000
+        )
+        return job
 
     def _edit_row(self, row: HistoryRow) -> None:
         self.open_for_edit(self.library.still(row), row.id)
@@ -445,8 +484,7 @@ class MainWindow(QMainWindow):
 
     def _local_models(self) -> list[str]:
         """The settings' folders and the demo, without scanning the HF cache (before the first paint)."""
-        demo = self.engine.backend("diffusers").default_model()
-        return list(dict.fromkeys([*self.settings.model_folders, *([demo] if demo else [])]))
+        return self.engine.backend("diffusers").local_models()
 
     def _warm_up_demo(self) -> None:
         """The demo model is small (a second to import and load): have it ready by the first click.
@@ -488,7 +526,12 @@ class MainWindow(QMainWindow):
         from desktop.library.key_store import load_api_key, save_api_key
         from desktop.ui.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.settings, load_api_key(), self._cached_models(), self)
+        upscalers = [
+            (info.label, "" if info.kind == "lanczos" else info.model)
+            for info in self.engine.backend("upscale").upscalers()
+            if info.usable
+        ]
+        dialog = SettingsDialog(self.settings, load_api_key(), self._cached_models(), self, upscalers)
         if dialog.exec() != SettingsDialog.DialogCode.Accepted:
             return
         self.apply_settings(dialog.result_settings())

@@ -46,7 +46,7 @@ from desktop.engine.request import (
     GenerationRequest,
 )
 from desktop.engine.schedulers import SCHEDULERS
-from desktop.engine.tasks import FPS, FRAMES, TASKS, Task
+from desktop.engine.tasks import FPS, FRAMES, SCALE, TASKS, Task
 from desktop.engine.vocabulary import unknown_words
 from desktop.resources import prompt_templates
 from desktop.ui.theme import error_colors
@@ -107,6 +107,8 @@ class PromptForm(QWidget):
         self.frames = QSpinBox(minimum=FRAMES_MIN, maximum=FRAMES_MAX, value=16)
         self.fps = QSpinBox(minimum=FPS_MIN, maximum=FPS_MAX, value=8)
         self.fps.setToolTip("Frames per second of the video")
+        self.scale = QSpinBox(minimum=2, maximum=4, value=2, suffix=" ×")
+        self.scale.setToolTip("How many times larger the picture becomes")
         self.backend = QComboBox()
         for backend in engine.backends():
             self.backend.addItem(backend.label, backend.id)
@@ -157,6 +159,7 @@ class PromptForm(QWidget):
         self._layout()
         self._connect()
         self._backend_changed()
+        self._offer_backends_for(self.task_value)
         self._show_task_rows()
 
     def _layout(self) -> None:
@@ -191,7 +194,8 @@ class PromptForm(QWidget):
         form.addRow("Scheduler", self.scheduler)
         form.addRow("Seed", seed_row)
         form.addRow("Frames", self.frames)
-        form.addRow("FPS", self.fps)  # short: a long label widens the label column and clips the seed field
+        form.addRow("FPS", self.fps)
+        form.addRow("Scale", self.scale)  # short: a long label widens the label column and clips the seed field
         form.addRow("Images", self.count)
         form.addRow("Quality", self.quality)
         form.addRow("Style", self.style)
@@ -268,23 +272,26 @@ class PromptForm(QWidget):
         self._tuning_by_media[self._shown_task.spec.media] = self._tuning()
         self._shown_task = task
         self.task_changed.emit(task)
-        # Backends with a fixed list of models are offered only where one of them can do the task
-        # (the Images API makes no videos); backends that take a folder may have one that can.
-        for index in range(self.backend.count()):
-            backend = self._engine.backend(self.backend.itemData(index))
-            able = backend.models_are_paths or any(
-                task in self._engine.capabilities(backend.id, model).tasks for model in backend.models()
-            )
-            self.backend.model().item(index).setEnabled(able)
-        if not self.backend.model().item(self.backend.currentIndex()).isEnabled():
-            first = next(i for i in range(self.backend.count()) if self.backend.model().item(i).isEnabled())
-            self.backend.setCurrentIndex(first)
+        self._offer_backends_for(task)
         if task.spec.media in self._tuning_by_media:
             self._restore_tuning(self._tuning_by_media[task.spec.media])
         elif task.spec.uses(FRAMES) and task in self.capabilities().tasks:
             self.apply_defaults()  # a video model's recipe: its size, steps, frames and fps
         self._show_task_rows()
         self._show_size_rows()
+
+    def _offer_backends_for(self, task: Task) -> None:
+        """Backends are offered only where one of their models can do the task (the Images API makes no
+        videos, upscalers only upscale); the current one moves to the first that can."""
+        for index in range(self.backend.count()):
+            backend = self._engine.backend(self.backend.itemData(index))
+            # A folder-taking backend can do a task if some folder could ("" stands for any of them).
+            models = [""] if backend.models_are_paths else backend.models()
+            able = any(task in self._engine.capabilities(backend.id, model).tasks for model in models)
+            self.backend.model().item(index).setEnabled(able)
+        if not self.backend.model().item(self.backend.currentIndex()).isEnabled():
+            first = next(i for i in range(self.backend.count()) if self.backend.model().item(i).isEnabled())
+            self.backend.setCurrentIndex(first)
 
     def _show_size_rows(self) -> None:
         # A local edit works at the picture's own size; a backend with fixed sizes takes only those.
@@ -299,6 +306,7 @@ class PromptForm(QWidget):
         spec = self.task_value.spec
         self._form.setRowVisible(self.frames, spec.uses(FRAMES))
         self._form.setRowVisible(self.fps, spec.uses(FPS))
+        self._form.setRowVisible(self.scale, spec.uses(SCALE))
         self._form.labelForField(self.count).setText(f"{spec.noun.capitalize()}s")
 
     def set_models(self, backend_id: str, models: list[str]) -> None:
@@ -526,6 +534,7 @@ class PromptForm(QWidget):
             style=self.style.currentData() if caps.takes(STYLE) else None,
             frames=self.frames.value(),
             fps=self.fps.value(),
+            scale=self.scale.value() if self.task_value.spec.uses(SCALE) else None,
         )
 
     def apply_request(self, request: GenerationRequest) -> None:

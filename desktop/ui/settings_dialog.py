@@ -26,14 +26,24 @@ from PySide6.QtWidgets import (
 
 from desktop.engine.devices import DEVICE_CHOICES
 from desktop.library.export import FORMATS, TEMPLATE_FIELDS, ExportError, check_template
+from desktop.library.mesh import EXPORT_FORMATS as MESH_EXPORT_FORMATS
 from desktop.library.settings import ExportDestination, Settings
 from desktop.library.video import VIDEO_FORMATS
 from desktop.ui.theme import error_text_color
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, settings: Settings, api_key: str, cached_models: list[str], parent=None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        api_key: str,
+        cached_models: list[str],
+        parent=None,
+        upscalers: list[tuple[str, str]] | None = None,
+    ) -> None:
+        """upscalers: (label, model) of the upscalers found (the plain resize first)."""
         super().__init__(parent)
+        self._upscalers = upscalers or [("Plain resize (Lanczos)", "")]
         self.setWindowTitle("Settings")
         self.resize(640, 460)
         self._settings = copy.deepcopy(settings)
@@ -103,6 +113,15 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.model_folders)
         layout.addLayout(buttons)
         layout.addWidget(cached)
+        self.default_upscaler = QComboBox()
+        for label, model in self._upscalers:
+            self.default_upscaler.addItem(label, model)
+        self.default_upscaler.setCurrentIndex(max(self.default_upscaler.findData(self._settings.default_upscaler), 0))
+        self.default_upscaler.setToolTip("What Upscale uses; upscaler files are found in the folders above")
+        upscaler_row = QHBoxLayout()
+        upscaler_row.addWidget(QLabel("Upscale with:"))
+        upscaler_row.addWidget(self.default_upscaler, 1)
+        layout.addLayout(upscaler_row)
         return page
 
     def _device_tab(self) -> QWidget:
@@ -159,6 +178,10 @@ class SettingsDialog(QDialog):
         self.video_export_format = QComboBox()
         self.video_export_format.addItems(list(VIDEO_FORMATS))
         self.video_export_format.setCurrentText(s.video_export_format)
+        self.mesh_export_format = QComboBox()
+        for fmt, (_suffix, label) in MESH_EXPORT_FORMATS.items():
+            self.mesh_export_format.addItem(label, fmt)
+        self.mesh_export_format.setCurrentIndex(max(self.mesh_export_format.findData(s.mesh_export_format), 0))
         buttons = QHBoxLayout()
         buttons.addWidget(add)
         buttons.addWidget(remove)
@@ -167,6 +190,7 @@ class SettingsDialog(QDialog):
         form.addRow("File name", self.template)
         form.addRow("Image format", self.export_format)
         form.addRow("Video format", self.video_export_format)
+        form.addRow("3D format", self.mesh_export_format)
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addWidget(QLabel("Export destinations (your team's marketing folders):"))
@@ -222,7 +246,9 @@ class SettingsDialog(QDialog):
         s.export_template = self.template.text().strip()
         s.export_format = self.export_format.currentText()
         s.video_export_format = self.video_export_format.currentText()
+        s.mesh_export_format = self.mesh_export_format.currentData()
         s.theme = self.theme.currentData()
+        s.default_upscaler = self.default_upscaler.currentData() or ""
         return s
 
     def result_api_key(self) -> str:
