@@ -17,6 +17,7 @@ With no command, the window opens.
 
 commands:
   generate                  make pictures or videos headless (diffusion-studio generate --help)
+  campaign                  a prompt template x a CSV of segments x formats (diffusion-studio campaign --help)
   library check|rebuild     check the library of results and repair it, or rebuild its history from the files
 
 options:
@@ -26,7 +27,7 @@ options:
   --uninstall-desktop-entry take it out again
   --debug                   show tracebacks and debug logging
 """
-COMMANDS = ("generate", "library")
+COMMANDS = ("generate", "campaign", "library")
 # Options the window itself takes (Qt's own start with a single dash: -platform, -style, ...).
 WINDOW_OPTIONS = ("--debug", "--smoke-test")
 
@@ -43,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         from desktop import cli
 
         return cli.main(argv[1:])
+    if argv[:1] == ["campaign"]:
+        from desktop import campaign_cli
+
+        return campaign_cli.main(argv[1:])
     if argv[:1] == ["library"]:
         from desktop import library_cli
 
