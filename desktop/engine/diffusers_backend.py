@@ -130,8 +130,9 @@ class DiffusersBackend:
 
     def local_models(self) -> list[str]:
         """The settings' pipeline folders, then the demo: what is listed before the HF cache is scanned.
-        Settings' model folders also hold other kinds (a folder of upscaler files): only pipelines here."""
-        folders = [f for f in self.config.model_folders if (Path(f).expanduser() / "model_index.json").is_file()]
+        Settings' model folders also hold other kinds (a folder of upscaler files): those are left out; a
+        folder not there (yet) stays, so generating with it says what is wrong."""
+        folders = [f for f in self.config.model_folders if _may_be_pipeline(Path(f).expanduser())]
         return [*folders, *([DEMO_MODEL] if demo_installed() else [])]
 
     def default_model(self) -> str:
@@ -486,6 +487,10 @@ def vocabulary_notes(pipe, request: GenerationRequest) -> list[str]:
         f"this model does not know the word{plural} {', '.join(unknown)} and ignored {'them' if plural else 'it'}"
         f"{known}."
     ]
+
+
+def _may_be_pipeline(folder: Path) -> bool:
+    return not folder.is_dir() or (folder / "model_index.json").is_file()
 
 
 def _local_folder(model: str) -> Path | None:
