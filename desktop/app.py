@@ -18,6 +18,7 @@ With no command, the window opens.
 commands:
   generate                  make pictures or videos headless (diffusion-studio generate --help)
   campaign                  a prompt template x a CSV of segments x formats (diffusion-studio campaign --help)
+  serve                     serve models to the team over the OpenAI Images API (diffusion-studio serve --help)
   library check|rebuild     check the library of results and repair it, or rebuild its history from the files
 
 options:
@@ -27,7 +28,7 @@ options:
   --uninstall-desktop-entry take it out again
   --debug                   show tracebacks and debug logging
 """
-COMMANDS = ("generate", "campaign", "library")
+COMMANDS = ("generate", "campaign", "library", "serve")
 # Options the window itself takes (Qt's own start with a single dash: -platform, -style, ...).
 WINDOW_OPTIONS = ("--debug", "--smoke-test")
 
@@ -48,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         from desktop import campaign_cli
 
         return campaign_cli.main(argv[1:])
+    if argv[:1] == ["serve"]:
+        from desktop.server.main import main as serve_main
+
+        return serve_main(argv[1:])
     if argv[:1] == ["library"]:
         from desktop import library_cli
 

@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--attention-slicing", action="store_true")
     p.add_argument("--vae-tiling", action="store_true")
     p.add_argument("--allow-pickle", action="store_true", help="also load .bin/.ckpt weights (can run code)")
+    p.add_argument(
+        "--server", help="--backend server: the team server's root URL (token: DIFFUSION_STUDIO_SERVER_TOKEN)"
+    )
     p.add_argument("--output", type=Path, help="also copy the results into this folder")
     p.add_argument("--json", action="store_true", help="print one JSON object per result instead of paths")
     p.add_argument("--library", type=Path, help="library folder (default: $DIFFUSION_STUDIO_HOME or the user data dir)")
@@ -132,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
 
         # The app's settings are the defaults; flags given here win.
         settings = load_settings()
-        engine = build_engine(settings, _runtime(args, settings))
+        engine = build_engine(settings, _runtime(args, settings), server_url=args.server)
         request = engine.validate(_request(args, engine, settings))
         if args.output is not None and args.output.exists() and not args.output.is_dir():
             raise UsageError(f"--output {args.output} is a file, not a folder: give a folder.")

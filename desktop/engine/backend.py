@@ -66,6 +66,8 @@ class Backend(Protocol):
     label: str  # what the form's backend list says
     # True where a model is a folder or hub id the user may type; False for a fixed list.
     models_are_paths: bool
+    # Optional: `models_are_remote = True` where models() is a network call (the team server), and
+    # `configured` False where the backend has nothing to talk to yet; the window reads both.
 
     def models(self) -> list[str]:
         """The models this backend offers without being told a path (may be empty)."""

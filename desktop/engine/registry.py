@@ -22,6 +22,7 @@ BACKENDS: dict[str, str] = {
     "diffusers": "desktop.engine.diffusers_backend:DiffusersBackend",
     "openai": "desktop.engine.openai_backend:OpenAIBackend",
     "upscale": "desktop.engine.upscalers.backend:UpscaleBackend",
+    "server": "desktop.engine.server_backend:ServerBackend",
 }
 
 
@@ -34,6 +35,9 @@ class EngineConfig:
     hf_cache_dir: str | Path | None = None
     # Model folders the user added (Settings → Models), offered first.
     model_folders: tuple[str, ...] = field(default_factory=tuple)
+    # The team server (backend "server"): its root URL without /v1, and this user's token (never printed).
+    server_url: str | None = None
+    server_token: str | None = field(default=None, repr=False)
 
 
 def backend_ids() -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from desktop.library.store import Library
 
 
-def build_engine(settings: Settings, runtime=None) -> Engine:
+def build_engine(settings: Settings, runtime=None, server_url: str | None = None) -> Engine:
     """The engine for these settings (runtime overrides the settings' device/memory options).
 
     Reads the OpenAI key here, in the process that will use it, so it never travels.
@@ -25,7 +26,10 @@ def build_engine(settings: Settings, runtime=None) -> Engine:
     from desktop.engine.engine import Engine
     from desktop.library.key_store import load_api_key
 
-    return Engine(engine_config(settings, runtime, api_key=load_api_key() or None))
+    config = engine_config(settings, runtime, api_key=load_api_key() or None)
+    if server_url:
+        config = dataclasses.replace(config, server_url=server_url)
+    return Engine(config)
 
 
 def engine_config(settings: Settings, runtime=None, api_key: str | None = None) -> EngineConfig:
@@ -38,7 +42,10 @@ def engine_config(settings: Settings, runtime=None, api_key: str | None = None) 
         api_key=api_key, base_url=settings.openai_base_url or None, timeout_s=settings.openai_timeout_s
     )
     return EngineConfig(
-        runtime=runtime or settings.runtime_options(), openai=openai, model_folders=tuple(settings.model_folders)
+        runtime=runtime or settings.runtime_options(),
+        openai=openai,
+        model_folders=tuple(settings.model_folders),
+        server_url=settings.server_url or None,
     )
 
 

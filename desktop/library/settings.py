@@ -56,6 +56,9 @@ class Settings:
     export_format: str = "png"
     video_export_format: str = "mp4"
     mesh_export_format: str = "glb"
+    # The team server's root URL (diffusion-studio serve), without /v1; its token comes from
+    # DIFFUSION_STUDIO_SERVER_TOKEN (kept out of this file).
+    server_url: str = ""
     # The upscaler "Upscale" uses: a weights file, a diffusers upscaler folder; "" the plain resize.
     default_upscaler: str = ""  # glb, obj, ply, or the turntable as mp4 or gif
     # The window's size (geometry), splitter sizes and tab, as the user left them (flat values).

@@ -110,8 +110,7 @@ class PromptForm(QWidget):
         self.scale = QSpinBox(minimum=2, maximum=4, value=2, suffix=" ×")
         self.scale.setToolTip("How many times larger the picture becomes")
         self.backend = QComboBox()
-        for backend in engine.backends():
-            self.backend.addItem(backend.label, backend.id)
+        self._fill_backends()
         self.model = QComboBox()
         self.model.setEditable(True)
         self.model.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
@@ -285,8 +284,9 @@ class PromptForm(QWidget):
         videos, upscalers only upscale); the current one moves to the first that can."""
         for index in range(self.backend.count()):
             backend = self._engine.backend(self.backend.itemData(index))
-            # A folder-taking backend can do a task if some folder could ("" stands for any of them).
-            models = [""] if backend.models_are_paths else backend.models()
+            # A folder-taking backend can do a task if some folder could ("" stands for any of them);
+            # a remote one is asked nothing here (a network call on the UI thread).
+            models = [""] if backend.models_are_paths or _remote(backend) else backend.models()
             able = any(task in self._engine.capabilities(backend.id, model).tasks for model in models)
             self.backend.model().item(index).setEnabled(able)
         if not self.backend.model().item(self.backend.currentIndex()).isEnabled():
@@ -326,11 +326,11 @@ class PromptForm(QWidget):
 
     def _backend_changed(self) -> None:
         backend = self._backend
-        self.model.setEditable(backend.models_are_paths)
+        self.model.setEditable(backend.models_are_paths or _remote(backend))
         self.browse.setVisible(backend.models_are_paths)
         if backend.id not in self._models:
-            self._models[backend.id] = backend.models() if not backend.models_are_paths else []
-        default = "" if backend.models_are_paths else backend.default_model()
+            self._models[backend.id] = [] if backend.models_are_paths or _remote(backend) else backend.models()
+        default = "" if backend.models_are_paths or _remote(backend) else backend.default_model()
         self._fill_models(self._models[backend.id], default)
         self._show_size_rows()
 
@@ -506,10 +506,21 @@ class PromptForm(QWidget):
         }
 
     def set_engine(self, engine) -> None:
-        """New settings made a new engine: ask it from now on."""
+        """New settings made a new engine: ask it from now on (a team server may have come or gone)."""
         self._engine = engine
         self._models = {}
-        self._model_changed()
+        current = self.backend_value
+        self.backend.blockSignals(True)
+        self._fill_backends()
+        self.backend.setCurrentIndex(max(self.backend.findData(current), 0))
+        self.backend.blockSignals(False)
+        self._backend_changed()
+
+    def _fill_backends(self) -> None:
+        self.backend.clear()
+        for backend in self._engine.backends():
+            if getattr(backend, "configured", True):  # a team server only once its URL is set
+                self.backend.addItem(backend.label, backend.id)
 
     def request(self) -> GenerationRequest:
         caps = self.capabilities()
@@ -611,3 +622,7 @@ class PromptForm(QWidget):
     def set_busy(self, running: bool) -> None:
         self.cancel_button.setEnabled(running)
         self.generate_button.setText("Add to queue" if running else "Generate")
+
+
+def _remote(backend) -> bool:
+    return bool(getattr(backend, "models_are_remote", False))

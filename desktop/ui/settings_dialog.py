@@ -52,6 +52,7 @@ class SettingsDialog(QDialog):
         tabs.addTab(self._models_tab(cached_models), "Models")
         tabs.addTab(self._device_tab(), "Device")
         tabs.addTab(self._export_tab(), "Export")
+        tabs.addTab(self._server_tab(), "Team server")
         tabs.addTab(self._appearance_tab(), "Appearance")
         self.tabs = tabs
         self.error = QLabel()
@@ -66,6 +67,20 @@ class SettingsDialog(QDialog):
         layout.addWidget(buttons)
 
     # --- tabs ------------------------------------------------------------------------------
+
+    def _server_tab(self) -> QWidget:
+        self.server_url = QLineEdit(self._settings.server_url)
+        self.server_url.setPlaceholderText("http://gpu-server:8000 (diffusion-studio serve)")
+        page = QWidget()
+        form = QFormLayout(page)
+        form.addRow("Server URL", self.server_url)
+        note = QLabel(
+            "The team server's root address, without /v1. Its token is read from DIFFUSION_STUDIO_SERVER_TOKEN. "
+            "Once set, the backend list offers “Team server”; type a model id the server lists."
+        )
+        note.setWordWrap(True)
+        form.addRow(note)
+        return page
 
     def _openai_tab(self, api_key: str) -> QWidget:
         self.api_key = QLineEdit(api_key)
@@ -248,6 +263,7 @@ class SettingsDialog(QDialog):
         s.video_export_format = self.video_export_format.currentText()
         s.mesh_export_format = self.mesh_export_format.currentData()
         s.theme = self.theme.currentData()
+        s.server_url = self.server_url.text().strip()
         s.default_upscaler = self.default_upscaler.currentData() or ""
         return s
 

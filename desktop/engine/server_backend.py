@@ -1,0 +1,660 @@
+"""Images from the team's server (`diffusion-studio serve`): the same engine on the team's GPUs, over the
+OpenAI Images API with our extensions, streamed so that previews, progress and cancel work as locally.
+
+A batch is split over a few requests at once, so that a server with several replicas makes its images
+side by side. Nothing the server sends is trusted: every read is bounded in time and bytes, each
+request must bring back exactly its images at the size asked, and the token is never written into an
+error, a log line or a result (nor are credentials in the URL).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import http.client
+import io
+import json
+import math
+import os
+import queue
+import re
+import secrets
+import socket
+import ssl
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass
+
+from PIL import Image, UnidentifiedImageError
+
+from desktop.engine.backend import SAMPLING_CONTROLS, BackendStatus, Capabilities
+from desktop.engine.edit_inputs import edit_inputs_for, model_size, openai_mask, paste_back, png_bytes
+from desktop.engine.errors import EngineError, GenerationCancelled, ValidationError
+from desktop.engine.presets import preset_for
+from desktop.engine.registry import EngineConfig
+from desktop.engine.request import (
+    GUIDANCE_MAX,
+    GUIDANCE_MIN,
+    SEED_MAX,
+    SIZE_MAX,
+    SIZE_MIN,
+    SIZE_MULTIPLE,
+    STEPS_MAX,
+    STEPS_MIN,
+    GenerationRequest,
+    check_range,
+    choices,
+)
+from desktop.engine.result import GeneratedImage, GenerationResult, Progress, ProgressCallback
+from desktop.engine.schedulers import SCHEDULERS
+from desktop.engine.tasks import Task
+
+TOKEN_ENV, URL_ENV = "DIFFUSION_STUDIO_SERVER_TOKEN", "DIFFUSION_STUDIO_SERVER_URL"
+# What the Images API's endpoints carry (outpainting goes as an inpaint of the extended canvas).
+SERVER_TASKS = frozenset({Task.TEXT_TO_IMAGE, Task.IMAGE_TO_IMAGE, Task.INPAINT, Task.OUTPAINT})
+CONNECT_TIMEOUT_S = 10.0
+# The server writes at least a heartbeat every few seconds while a job waits or loads its model.
+QUIET_TIMEOUT_S = 120.0
+JOB_TIMEOUT_S = 3600.0
+BUSY_WAIT_S = 600.0  # how long a job keeps retrying a full server (429) before giving up
+MODELS_CACHE_S, MODELS_RETRY_S = 30.0, 10.0
+MAX_SMALL_BYTES = 1 * 2**20  # /v1/models and error bodies
+MAX_PREVIEW_BYTES = 2 * 2**20
+MAX_UPLOAD_BYTES = 25 * 2**20  # the server's limit per picture
+# Requests one batch is split into: its images run side by side on as many replicas, and stay within
+# the server's default share per user even on one replica.
+FANOUT = 4
+_WHY_NOT_HERE = "the team server makes and edits images only: choose the local backend for this"
+
+
+@dataclass(frozen=True)
+class _Target:
+    scheme: str
+    host: str
+    port: int
+    prefix: str  # a path the server sits under behind a reverse proxy ("" normally)
+    shown: str  # the URL as errors say it: never with credentials
+    url_password: str | None
+
+
+def _target(url: str | None) -> _Target | None:
+    if not url or not url.strip():
+        return None
+    parts = urllib.parse.urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError("server", "the team server's URL must start with http:// or https:// and name a host.")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise ValidationError("server", "the team server's URL has a port that is not a number.") from None
+    prefix = parts.path.rstrip("/")
+    prefix = prefix[: -len("/v1")] if prefix.endswith("/v1") else prefix  # the root was asked; forgive /v1
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    shown = f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{prefix}"
+    return _Target(parts.scheme, parts.hostname, port, prefix, shown, parts.password)
+
+
+class ServerBackend:
+    id = "server"
+    label = "Team server"
+    models_are_paths = False
+    # Its model list is a network call: the window never asks for it on the UI thread (the model is
+    # typed, or chosen from a list fetched elsewhere).
+    models_are_remote = True
+
+    def __init__(self, config: EngineConfig | None = None) -> None:
+        url = getattr(config, "server_url", None) or os.environ.get(URL_ENV)
+        # A bad URL is said when the backend is used, not when it is made: the form lists every backend.
+        try:
+            self._target, self._url_problem = _target(url), None
+        except ValidationError as exc:
+            self._target, self._url_problem = None, str(exc)
+        # A password in the URL (http://user:TOKEN@host) stands in for a token where none is set.
+        self._token = (
+            getattr(config, "server_token", None)
+            or os.environ.get(TOKEN_ENV)
+            or (self._target.url_password if self._target else None)
+            or None
+        )
+        self._catalog: list[dict] | None = None
+        self._catalog_at = 0.0
+        self._failure: tuple[float, str] | None = None
+        self._device = ""
+
+    @property
+    def configured(self) -> bool:
+        """False where no server URL is set: the window leaves the backend out of its list."""
+        return self._target is not None or self._url_problem is not None
+
+    def __repr__(self) -> str:  # never the token, even in a debugger or a log line
+        where = self._target.shown if self._target else "no server"
+        return f"ServerBackend({where}, token={'set' if self._token else 'unset'})"
+
+    # -- what the form reads ------------------------------------------------------------------------
+
+    def models(self) -> list[str]:
+        """The server's models (GET /v1/models, cached); EngineError (one sentence) when it cannot be asked."""
+        return [entry["id"] for entry in self._models()]
+
+    def default_model(self) -> str:
+        try:
+            models = self.models()
+        except EngineError:
+            return ""
+        return models[0] if models else ""
+
+    def capabilities(self, model: str) -> Capabilities:
+        """From the last model list (no network: the form asks on every change); every diffusers control."""
+        entry = self._entry(model)
+        tasks = SERVER_TASKS if entry is None or entry["tasks"] is None else frozenset(entry["tasks"])
+        why = f"{model or 'this model'} on the team server cannot do that"
+        why_not = {t: why for t in SERVER_TASKS - tasks}
+        why_not.update({t: _WHY_NOT_HERE for t in Task if t not in SERVER_TASKS})
+        defaults = dict(preset_for(model).defaults)
+        if entry is not None:
+            defaults.update(entry["defaults"])
+        return Capabilities(
+            tasks=tasks,
+            controls=SAMPLING_CONTROLS,
+            size_min=SIZE_MIN,
+            size_max=SIZE_MAX,
+            size_multiple=SIZE_MULTIPLE,
+            defaults=defaults,
+            why_not=why_not,
+        )
+
+    def validate(self, request: GenerationRequest, canvas: tuple[int, int] | None = None) -> GenerationRequest:
+        if self._target is None:
+            raise ValidationError("server", self._no_target())
+        model = request.model.strip()
+        known = [entry["id"] for entry in self._catalog] if self._catalog is not None else None
+        if not model:
+            hint = f": choose one of: {choices(known)}" if known else ""
+            raise ValidationError("model", f"model is not set{hint}.")
+        if known is not None and model not in known:
+            raise ValidationError(
+                "model", f"the team server does not serve '{model}'; choose one of: {choices(known)}."
+            )
+        defaults = self.capabilities(model).defaults
+        if canvas is not None:
+            width, height = model_size(*canvas)
+        else:
+            width = int(defaults.get("width", 512)) if request.width is None else request.width
+            height = int(defaults.get("height", 512)) if request.height is None else request.height
+        for field, value in (("width", width), ("height", height)):
+            if not SIZE_MIN <= value <= SIZE_MAX or value % SIZE_MULTIPLE:
+                raise ValidationError(
+                    field,
+                    f"{field} must be a multiple of {SIZE_MULTIPLE} between {SIZE_MIN} and {SIZE_MAX} (got {value}).",
+                )
+        check_range("steps", request.steps, STEPS_MIN, STEPS_MAX)
+        check_range("guidance", request.guidance, GUIDANCE_MIN, GUIDANCE_MAX)
+        if request.scheduler is not None and request.scheduler not in SCHEDULERS:
+            raise ValidationError(
+                "scheduler", f"scheduler '{request.scheduler}' is unknown; choose one of: {choices(SCHEDULERS)}."
+            )
+        for field in ("quality", "style"):
+            if getattr(request, field) is not None:
+                raise ValidationError(field, f"{field} applies to the OpenAI backend only; leave it unset.")
+        if canvas is not None and int(request.steps * request.strength) < 1:
+            raise ValidationError(
+                "strength",
+                f"strength {request.strength} of {request.steps} steps runs no step at all: "
+                "raise the strength or the steps.",
+            )
+        return dataclasses.replace(request, model=model, width=width, height=height)
+
+    def prepare(self, model: str) -> str:
+        return "server"  # the server loads its models itself
+
+    def release(self) -> None:
+        self._catalog, self._failure = None, None
+
+    def status(self) -> BackendStatus:
+        return BackendStatus(device=self._device or "server")
+
+    # -- generating ---------------------------------------------------------------------------------
+
+    def generate(
+        self,
+        request: GenerationRequest,
+        on_progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> GenerationResult:
+        cancel = cancel or threading.Event()
+        target = self._need_target()
+        inputs = edit_inputs_for(request) if request.task.spec.edits else None
+        size = inputs.canvas.size if inputs is not None else (request.width, request.height)
+        uploads = self._uploads(inputs)
+        steps_each = request.steps
+        if inputs is not None:
+            steps_each = max(1, min(int(request.steps * request.strength), request.steps))
+        # Contiguous parts of the batch: part k's images are seed + first .. seed + first + n - 1, exactly
+        # the seeds of the same images in one local batch.
+        each, extra = divmod(request.count, min(FANOUT, request.count))
+        parts, first = [], 0
+        for k in range(min(FANOUT, request.count)):
+            parts.append((first, each + (k < extra)))
+            first += parts[-1][1]
+        events: queue.Queue = queue.Queue()
+        streams = [
+            _Stream(self, target, request, first, n, uploads, size, events, k) for k, (first, n) in enumerate(parts)
+        ]
+        started = time.perf_counter()
+        for stream in streams:
+            stream.start()
+        images: dict[int, tuple[Image.Image, int | None]] = {}
+        steps = {k: (0, steps_each) for k in range(len(streams))}
+        about: dict = {}
+        previews: dict[int, Image.Image] = {}
+        ended: set[int] = set()
+        try:
+            while len(ended) < len(streams):
+                if cancel.is_set():
+                    raise GenerationCancelled()
+                if time.perf_counter() - started > JOB_TIMEOUT_S:
+                    raise EngineError(f"the team server did not finish within {JOB_TIMEOUT_S:g} s: try fewer steps.")
+                try:
+                    k, kind, payload = events.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if kind == "progress":
+                    steps[k] = payload[:2]
+                    if payload[2] is not None:
+                        previews[k] = payload[2]
+                    if on_progress is not None:
+                        done = sum(s for s, _ in steps.values())
+                        total = sum(t for _, t in steps.values())
+                        # The first running part's picture, so the preview does not hop between parts.
+                        shown = next((previews[p] for p in sorted(previews) if p not in ended), payload[2])
+                        on_progress(Progress(done, total, time.perf_counter() - started, shown))
+                elif kind == "image":
+                    index, image, seed, info = payload
+                    images[index] = (image, seed)
+                    about = about or info
+                elif kind == "error":
+                    raise EngineError(payload)
+                else:  # "end"
+                    ended.add(k)
+        finally:
+            for stream in streams:
+                stream.close()
+        if cancel.is_set():
+            raise GenerationCancelled()
+        if sorted(images) != list(range(request.count)):
+            raise EngineError("the team server ended the job without all of its images: try again.")
+        items = []
+        for index in range(request.count):
+            image, seed = images[index]
+            if inputs is not None:
+                image = paste_back(image, inputs)  # the kept pixels exactly, and outpainting's blend
+            items.append(GeneratedImage(image=image, seed=seed, index=index))
+        self._device = about.get("device", "")
+        origin = {**(request.origin or {}), "server": {"url": target.shown, "user": about.get("user", "")}}
+        return GenerationResult(
+            request=dataclasses.replace(request, origin=origin),
+            images=items,
+            device=f"{self._device or 'server'} on {target.shown.split('://', 1)[1]}",
+            timings={"load_s": 0.0, "generate_s": round(time.perf_counter() - started, 4)},
+            notes=about.get("notes", []),
+        )
+
+    # -- HTTP ---------------------------------------------------------------------------------------
+
+    def _need_target(self) -> _Target:
+        if self._target is None:
+            raise EngineError(self._no_target())
+        return self._target
+
+    def _no_target(self) -> str:
+        return self._url_problem or "no team server is set: add its URL in Settings → Servers (or --server URL)."
+
+    def connect(self, timeout: float) -> http.client.HTTPConnection:
+        target = self._need_target()
+        if target.scheme == "https":
+            return http.client.HTTPSConnection(
+                target.host, target.port, timeout=timeout, context=ssl.create_default_context()
+            )
+        return http.client.HTTPConnection(target.host, target.port, timeout=timeout)
+
+    def headers(self, content_type: str | None = None) -> dict:
+        headers = {"Accept": "application/json, text/event-stream", "User-Agent": "diffusion-studio"}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        if content_type:
+            headers["Content-Type"] = content_type
+        return headers
+
+    def redact(self, text: str) -> str:
+        """Text as users and logs may see it: one line, bounded, without the token or URL credentials."""
+        for secret in (self._token, self._target.url_password if self._target else None):
+            if secret and len(secret) >= 4:
+                text = text.replace(secret, "[token hidden]")
+        text = re.sub(r"//[^/\s@]+@", "//", text)
+        return " ".join(text.split())[:300]
+
+    def unreachable(self, exc: BaseException) -> EngineError:
+        shown = self._need_target().shown
+        if isinstance(exc, (TimeoutError, socket.timeout)):
+            return EngineError(f"the team server at {shown} did not answer in time: check that it is running.")
+        if isinstance(exc, ssl.SSLError):
+            return EngineError(f"the secure connection to the team server at {shown} failed: check its certificate.")
+        return EngineError(f"could not reach the team server at {shown}: check the URL and that the server is running.")
+
+    def refusal(self, status: int, body: bytes) -> EngineError:
+        """One sentence for an error answer, with the server's own reason where it gave one."""
+        try:
+            reason = json.loads(body)["error"]["message"]
+            reason = self.redact(reason) if isinstance(reason, str) else ""
+        except (ValueError, KeyError, TypeError):
+            reason = ""
+        if status == 401:
+            if not self._token:
+                return EngineError(f"the team server needs a token: add it in Settings → Servers or set {TOKEN_ENV}.")
+            return EngineError(
+                f"the team server did not accept the token (401): check it in Settings → Servers or {TOKEN_ENV}."
+            )
+        reason = reason or "it gave no reason."
+        if status == 429:
+            return EngineError(f"the team server stayed busy for {BUSY_WAIT_S / 60:g} minutes: {reason}")
+        if status >= 500:
+            return EngineError(f"the team server failed ({status}): {reason}")
+        return EngineError(f"the team server rejected the request ({status}): {reason}")
+
+    def _models(self) -> list[dict]:
+        now = time.monotonic()
+        if self._catalog is not None and now - self._catalog_at < MODELS_CACHE_S:
+            return self._catalog
+        if self._failure is not None and now - self._failure[0] < MODELS_RETRY_S:
+            if self._catalog is not None:
+                return self._catalog
+            raise EngineError(self._failure[1])
+        try:
+            catalog = self._fetch_models()
+        except EngineError as exc:
+            self._failure = (now, str(exc))
+            if self._catalog is not None:
+                return self._catalog  # the last list is better than none while the server is away
+            raise
+        self._catalog, self._catalog_at, self._failure = catalog, now, None
+        return catalog
+
+    def _fetch_models(self) -> list[dict]:
+        target = self._need_target()
+        connection = self.connect(CONNECT_TIMEOUT_S)
+        try:
+            connection.request("GET", f"{target.prefix}/v1/models", headers=self.headers())
+            response = connection.getresponse()
+            body = response.read(MAX_SMALL_BYTES + 1)
+        except (OSError, http.client.HTTPException) as exc:
+            raise self.unreachable(exc) from None
+        finally:
+            connection.close()
+        if response.status != 200:
+            raise self.refusal(response.status, body[:MAX_SMALL_BYTES])
+        try:
+            data = json.loads(body[:MAX_SMALL_BYTES])["data"]
+            return [entry for entry in (_model_entry(item) for item in data[:500]) if entry is not None]
+        except (ValueError, KeyError, TypeError):
+            raise EngineError(
+                f"the team server at {target.shown} sent a model list that is not the Images API's: check the URL."
+            ) from None
+
+    def _entry(self, model: str) -> dict | None:
+        for entry in self._catalog or []:
+            if entry["id"] == model:
+                return entry
+        return None
+
+    def _uploads(self, inputs) -> dict:
+        if inputs is None:
+            return {}
+        files = {"image": png_bytes(inputs.canvas)}
+        if inputs.mask is not None:
+            files["mask"] = png_bytes(openai_mask(inputs.mask))
+        if any(len(data) > MAX_UPLOAD_BYTES for data in files.values()):
+            raise EngineError(
+                f"the team server takes pictures up to {MAX_UPLOAD_BYTES // 2**20} MB as PNG: use a smaller one."
+            )
+        return files
+
+
+def _model_entry(item) -> dict | None:
+    """A model of the list, checked: an id of plain text, known tasks, defaults within range."""
+    if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+        return None
+    model_id = item["id"]
+    if not 0 < len(model_id) <= 200 or not model_id.isprintable():
+        return None
+    known = {t.value: t for t in SERVER_TASKS}
+    listed = item.get("tasks")
+    # None: the server did not say (any image task); a list: what it said, video and unknown tasks left out.
+    tasks = [known[t] for t in listed if isinstance(t, str) and t in known] if isinstance(listed, list) else None
+    limits = {"width": (SIZE_MIN, SIZE_MAX), "height": (SIZE_MIN, SIZE_MAX), "steps": (1, STEPS_MAX)}
+    limits["guidance"] = (GUIDANCE_MIN, GUIDANCE_MAX)
+    raw = item.get("defaults") if isinstance(item.get("defaults"), dict) else {}
+    defaults = {
+        key: value
+        for key, (low, high) in limits.items()
+        if isinstance(value := raw.get(key), (int, float)) and not isinstance(value, bool) and low <= value <= high
+    }
+    return {"id": model_id, "tasks": tasks, "defaults": defaults}
+
+
+class _Stream(threading.Thread):
+    """One request of a batch: sends it (retrying a full server), reads its events, and puts
+    (part, kind, payload) on the queue: progress, image, error, and always end."""
+
+    def __init__(self, backend: ServerBackend, target: _Target, request, first: int, n: int, uploads, size, events, k):
+        super().__init__(name=f"server-stream-{k}", daemon=True)
+        self.backend, self.target, self.request = backend, target, request
+        self.first, self.n, self.uploads, self.size, self.events, self.k = first, n, uploads, size, events, k
+        self._closed = threading.Event()
+        self._connection: http.client.HTTPConnection | None = None
+        # The socket itself: http.client lets go of it once a response is read to its end or close.
+        self._sock: socket.socket | None = None
+
+    def close(self) -> None:
+        """Stop reading: closing the connection is what tells the server to cancel the job."""
+        self._closed.set()
+        sock = self._sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a read blocked in this stream's thread
+            except OSError:
+                pass
+
+    def run(self) -> None:
+        try:
+            self._run()
+        except EngineError as exc:
+            if not self._closed.is_set():
+                self.events.put((self.k, "error", self.backend.redact(str(exc))))
+        except (OSError, http.client.HTTPException) as exc:
+            if not self._closed.is_set():
+                self.events.put((self.k, "error", str(self.backend.unreachable(exc))))
+        except Exception as exc:  # a bug here must not leave the job waiting for ever
+            if not self._closed.is_set():
+                self.events.put((self.k, "error", f"reading the team server's answer failed: {type(exc).__name__}."))
+        finally:
+            if self._connection is not None:
+                self._connection.close()
+            self.events.put((self.k, "end", None))
+
+    def _body(self) -> tuple[str, str, bytes]:
+        request = self.request
+        fields = {
+            "model": request.model,
+            "prompt": request.prompt,
+            "n": self.n,
+            "response_format": "b64_json",
+            "stream": True,
+            "negative_prompt": request.negative_prompt,
+            "seed": (request.seed + self.first) % (SEED_MAX + 1) if request.seed is not None else None,
+            "num_inference_steps": request.steps,
+            "guidance_scale": request.guidance,
+            "scheduler": request.scheduler,
+        }
+        fields = {key: value for key, value in fields.items() if value is not None}
+        if not self.uploads:
+            fields["size"] = f"{request.width}x{request.height}"
+            return "/v1/images/generations", "application/json", json.dumps(fields).encode()
+        fields["strength"] = request.strength
+        boundary = secrets.token_hex(16)
+        chunks = []
+        for key, value in fields.items():
+            text = json.dumps(value) if isinstance(value, bool) else str(value)
+            chunks.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{text}\r\n'.encode())
+        for key, data in self.uploads.items():
+            head = f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"; filename="{key}.png"\r\n'
+            chunks.append(f"{head}Content-Type: image/png\r\n\r\n".encode() + data + b"\r\n")
+        chunks.append(f"--{boundary}--\r\n".encode())
+        return "/v1/images/edits", f"multipart/form-data; boundary={boundary}", b"".join(chunks)
+
+    def _run(self) -> None:
+        path, content_type, body = self._body()
+        waited_busy = 0.0
+        while True:
+            connection = self.backend.connect(CONNECT_TIMEOUT_S)
+            self._connection = connection
+            connection.connect()
+            self._sock = connection.sock
+            if self._closed.is_set():  # closed while connecting: close() may have missed this socket
+                return
+            connection.request(
+                "POST", f"{self.target.prefix}{path}", body=body, headers=self.backend.headers(content_type)
+            )
+            self._sock.settimeout(QUIET_TIMEOUT_S)
+            response = connection.getresponse()
+            if response.status == 200:
+                break
+            error = response.read(MAX_SMALL_BYTES)
+            if response.status != 429 or waited_busy >= BUSY_WAIT_S:
+                raise self.backend.refusal(response.status, error)
+            # Full (or this user's share is): wait as the server says, then ask again.
+            retry = response.getheader("Retry-After", "5")
+            delay = min(30.0, max(1.0, float(retry) if retry.strip().isdigit() else 5.0))
+            connection.close()
+            waited_busy += delay
+            if self._closed.wait(delay):
+                return
+        if not response.getheader("Content-Type", "").startswith("text/event-stream"):
+            raise EngineError(f"the team server at {self.target.shown} did not stream its answer: check the URL.")
+        self._read(response)
+
+    def _read(self, response) -> None:
+        width, height = self.size
+        # A PNG is never larger than its raw RGBA pixels plus its chunks' overhead.
+        image_cap = 4 * width * height + 2**20
+        line_cap = math.ceil(image_cap * 4 / 3) + 64 * 2**10
+        received = 0
+        for kind, data in _events(response, line_cap, self._closed):
+            if kind.endswith(".partial_image"):
+                step, total = data.get("step"), data.get("total")
+                if _whole(step) and _whole(total) and 0 <= step <= total <= 100_000:
+                    preview = _preview(data.get("b64_json"), width, height)
+                    self.events.put((self.k, "progress", (step, total, preview)))
+            elif kind.endswith(".completed"):
+                index = data.get("index", received)
+                if not _whole(index) or not 0 <= index < self.n or received >= self.n:
+                    raise EngineError("the team server sent more images than were asked for: check the server.")
+                image = _decode(data.get("b64_json"), image_cap, (width, height))
+                seed = data.get("seed") if _whole(data.get("seed")) else None
+                if self.request.seed is not None:
+                    expected = (self.request.seed + self.first + index) % (SEED_MAX + 1)
+                    if seed != expected:
+                        # A server that ignores seeds would make every recorded seed a lie.
+                        raise EngineError(
+                            f"the team server used seed {seed} where {expected} was asked: check the server."
+                        )
+                info = {
+                    "user": _text(data.get("user"), 64),
+                    "device": _text(data.get("device"), 32),
+                    "notes": [_text(n, 300) for n in data.get("notes", [])[:5] if isinstance(n, str)]
+                    if isinstance(data.get("notes"), list)
+                    else [],
+                }
+                self.events.put((self.k, "image", (self.first + index, image, seed, info)))
+                received += 1
+            elif kind == "error" or "error" in data:
+                error = data.get("error") if isinstance(data.get("error"), dict) else {}
+                message = error.get("message") if isinstance(error.get("message"), str) else "it gave no reason."
+                raise EngineError(f"the team server could not finish the job: {self.backend.redact(message)}")
+
+
+def _events(response, line_cap: int, closed: threading.Event):
+    """(type, JSON object) of each server-sent event until the stream ends or is closed; comments
+    (heartbeats) are skipped."""
+    kind, data, size = "", [], 0
+    while True:
+        line = response.readline(line_cap + 1)
+        if not line or closed.is_set():
+            return
+        if len(line) > line_cap:
+            raise EngineError("the team server sent an event larger than any image asked for: check the server.")
+        line = line.rstrip(b"\r\n")
+        if not line:
+            if data:
+                try:
+                    payload = json.loads(b"\n".join(data))
+                except ValueError:
+                    raise EngineError("the team server sent an event that is not JSON: check the URL.") from None
+                if not isinstance(payload, dict):
+                    raise EngineError("the team server sent an event that is not a JSON object: check the URL.")
+                yield str(payload.get("type") or kind), payload
+            kind, data, size = "", [], 0
+            continue
+        if line.startswith(b":"):
+            continue
+        name, _, value = line.partition(b":")
+        value = value[1:] if value.startswith(b" ") else value
+        if name == b"event":
+            kind = value.decode("utf-8", "replace")
+        elif name == b"data":
+            size += len(value)
+            if size > line_cap:
+                raise EngineError("the team server sent an event larger than any image asked for: check the server.")
+            data.append(value)
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _text(value, limit: int) -> str:
+    return " ".join(value.split())[:limit] if isinstance(value, str) else ""
+
+
+def _decode(b64, cap: int, size: tuple[int, int]) -> Image.Image:
+    """A result image: valid base64 within cap bytes, a picture, of exactly the size asked."""
+    if not isinstance(b64, str) or len(b64) > math.ceil(cap * 4 / 3) + 4:
+        raise EngineError("the team server sent an image entry without data, or too large for the size asked.")
+    try:
+        data = base64.b64decode(b64, validate=True)
+        image = Image.open(io.BytesIO(data))
+        if image.size != size:  # checked from the header, before any pixel is decoded
+            raise EngineError(
+                f"the team server sent a {image.width}x{image.height} image where {size[0]}x{size[1]} was asked."
+            )
+        image.load()
+    except (binascii.Error, ValueError):
+        raise EngineError("the team server sent image data that is not valid base64.") from None
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        raise EngineError("the team server sent data that is not an image.") from None
+    return image.convert("RGB")
+
+
+def _preview(b64, width: int, height: int) -> Image.Image | None:
+    """A partial image, or None where it is missing or not a small picture (progress goes on without it)."""
+    if not isinstance(b64, str) or len(b64) > MAX_PREVIEW_BYTES:
+        return None
+    try:
+        image = Image.open(io.BytesIO(base64.b64decode(b64, validate=True)))
+        if image.width > width or image.height > height:
+            return None
+        image.load()
+        return image.convert("RGB")
+    except (binascii.Error, ValueError, UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        return None
