@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from datetime import datetime, timezone
 
 import pytest
 from PIL import Image
@@ -174,6 +175,11 @@ def test_a_name_taken_by_another_process_draws_a_new_batch(isolated_home, monkey
     library = Library()
     ids = iter(["taken00000", "taken00000", "fresh00000"])
     monkeypatch.setattr("desktop.library.store.uuid.uuid4", lambda: type("U", (), {"hex": next(ids)})())
+    # Both saves in the same second, whatever the clock does between them: names hold the time to the second.
+    frozen = datetime(2026, 11, 25, 12, 0, 0, tzinfo=timezone.utc)
+    monkeypatch.setattr(
+        "desktop.library.store.datetime", type("Frozen", (), {"now": staticmethod(lambda tz=None: frozen)})
+    )
     first = library.save(result(1))
     second = library.save(result(1))  # same second, same batch id: the name is taken
     assert "taken00000" in first[0].path.name and "fresh00000" in second[0].path.name
