@@ -24,20 +24,15 @@ from desktop.engine.presets import DEMO_MODEL, demo_installed, preset_for
 from desktop.engine.preview import latents_to_preview, projection_for
 from desktop.engine.registry import EngineConfig
 from desktop.engine.request import (
-    GUIDANCE_MAX,
-    GUIDANCE_MIN,
     SEED_MAX,
     SIZE_MAX,
     SIZE_MIN,
     SIZE_MULTIPLE,
-    STEPS_MAX,
-    STEPS_MIN,
     GenerationRequest,
-    check_range,
-    choices,
+    check_sampling,
 )
 from desktop.engine.result import GeneratedImage, GenerationResult, Progress, ProgressCallback
-from desktop.engine.schedulers import SCHEDULERS, make_scheduler
+from desktop.engine.schedulers import make_scheduler
 from desktop.engine.tasks import MediaKind, Task
 from desktop.engine.video_frames import frames_to_pil
 from desktop.engine.vocabulary import word_level_tokenizer
@@ -170,27 +165,7 @@ class DiffusersBackend:
         else:
             width = int(defaults["width"]) if request.width is None else request.width
             height = int(defaults["height"]) if request.height is None else request.height
-        for field, value in (("width", width), ("height", height)):
-            if not SIZE_MIN <= value <= SIZE_MAX or value % SIZE_MULTIPLE:
-                raise ValidationError(
-                    field,
-                    f"{field} must be a multiple of {SIZE_MULTIPLE} between {SIZE_MIN} and {SIZE_MAX} (got {value}).",
-                )
-        check_range("steps", request.steps, STEPS_MIN, STEPS_MAX)
-        check_range("guidance", request.guidance, GUIDANCE_MIN, GUIDANCE_MAX)
-        if request.scheduler is not None and request.scheduler not in SCHEDULERS:
-            raise ValidationError(
-                "scheduler", f"scheduler '{request.scheduler}' is unknown; choose one of: {choices(SCHEDULERS)}."
-            )
-        for field in ("quality", "style"):
-            if getattr(request, field) is not None:
-                raise ValidationError(field, f"{field} applies to the OpenAI backend only; leave it unset.")
-        if canvas is not None and int(request.steps * request.strength) < 1:
-            raise ValidationError(
-                "strength",
-                f"strength {request.strength} of {request.steps} steps runs no step at all: "
-                "raise the strength or the steps.",
-            )
+        check_sampling(request, width, height, edit=canvas is not None)
         return dataclasses.replace(request, model=model, width=width, height=height)
 
     def release(self) -> None:

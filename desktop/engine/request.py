@@ -92,6 +92,34 @@ def check_range(field: str, value, low, high) -> None:
         raise ValidationError(field, f"{field} must be between {low} and {high} (got {value}).")
 
 
+def check_sampling(request: GenerationRequest, width: int, height: int, edit: bool = False) -> None:
+    """The rules every diffusion sampler shares (local diffusers, the team server): sizes in multiples
+    of 8, steps, guidance, a known scheduler, no OpenAI-only fields, and for an edit a strength that
+    runs at least one step."""
+    from desktop.engine.schedulers import SCHEDULERS
+
+    for field, value in (("width", width), ("height", height)):
+        if not SIZE_MIN <= value <= SIZE_MAX or value % SIZE_MULTIPLE:
+            raise ValidationError(
+                field, f"{field} must be a multiple of {SIZE_MULTIPLE} between {SIZE_MIN} and {SIZE_MAX} (got {value})."
+            )
+    check_range("steps", request.steps, STEPS_MIN, STEPS_MAX)
+    check_range("guidance", request.guidance, GUIDANCE_MIN, GUIDANCE_MAX)
+    if request.scheduler is not None and request.scheduler not in SCHEDULERS:
+        raise ValidationError(
+            "scheduler", f"scheduler '{request.scheduler}' is unknown; choose one of: {choices(SCHEDULERS)}."
+        )
+    for field in ("quality", "style"):
+        if getattr(request, field) is not None:
+            raise ValidationError(field, f"{field} applies to the OpenAI backend only; leave it unset.")
+    if edit and int(request.steps * request.strength) < 1:
+        raise ValidationError(
+            "strength",
+            f"strength {request.strength} of {request.steps} steps runs no step at all: "
+            "raise the strength or the steps.",
+        )
+
+
 def validate(request: GenerationRequest, backend: Backend | None = None) -> GenerationRequest:
     """Check every field and return the request with its defaults and seed filled in.
 

@@ -42,13 +42,11 @@ from desktop.engine.request import (
     SIZE_MIN,
     SIZE_MULTIPLE,
     STEPS_MAX,
-    STEPS_MIN,
     GenerationRequest,
-    check_range,
+    check_sampling,
     choices,
 )
 from desktop.engine.result import GeneratedImage, GenerationResult, Progress, ProgressCallback
-from desktop.engine.schedulers import SCHEDULERS
 from desktop.engine.tasks import Task
 
 TOKEN_ENV, URL_ENV = "DIFFUSION_STUDIO_SERVER_TOKEN", "DIFFUSION_STUDIO_SERVER_URL"
@@ -183,27 +181,7 @@ class ServerBackend:
         else:
             width = int(defaults.get("width", 512)) if request.width is None else request.width
             height = int(defaults.get("height", 512)) if request.height is None else request.height
-        for field, value in (("width", width), ("height", height)):
-            if not SIZE_MIN <= value <= SIZE_MAX or value % SIZE_MULTIPLE:
-                raise ValidationError(
-                    field,
-                    f"{field} must be a multiple of {SIZE_MULTIPLE} between {SIZE_MIN} and {SIZE_MAX} (got {value}).",
-                )
-        check_range("steps", request.steps, STEPS_MIN, STEPS_MAX)
-        check_range("guidance", request.guidance, GUIDANCE_MIN, GUIDANCE_MAX)
-        if request.scheduler is not None and request.scheduler not in SCHEDULERS:
-            raise ValidationError(
-                "scheduler", f"scheduler '{request.scheduler}' is unknown; choose one of: {choices(SCHEDULERS)}."
-            )
-        for field in ("quality", "style"):
-            if getattr(request, field) is not None:
-                raise ValidationError(field, f"{field} applies to the OpenAI backend only; leave it unset.")
-        if canvas is not None and int(request.steps * request.strength) < 1:
-            raise ValidationError(
-                "strength",
-                f"strength {request.strength} of {request.steps} steps runs no step at all: "
-                "raise the strength or the steps.",
-            )
+        check_sampling(request, width, height, edit=canvas is not None)
         return dataclasses.replace(request, model=model, width=width, height=height)
 
     def prepare(self, model: str) -> str:
