@@ -218,17 +218,7 @@ def decode_mesh(renderer, latent, device, grid: int, check=lambda: None) -> Mesh
     with torch.no_grad():
         _load_latent(renderer, latent)
         points = volume_query_points(renderer.volume, grid).to(device=device, dtype=renderer.mlp.dtype)[None]
-        fields = []
-        for start in range(0, points.shape[1], QUERY_BATCH):
-            check()
-            out = renderer.mlp(
-                position=points[:, start : start + QUERY_BATCH],
-                direction=None,
-                ts=None,
-                nerf_level="fine",
-                rendering_mode="stf",
-            )
-            fields.append(out.signed_distance)
+        fields = _query(renderer, points, "signed_distance", check)
         field = torch.cat(fields, dim=1).float().reshape(grid, grid, grid)
         closed = torch.full((grid + 2,) * 3, -1.0, device=field.device, dtype=field.dtype)
         closed[1:-1, 1:-1, 1:-1] = field
@@ -239,18 +229,8 @@ def decode_mesh(renderer, latent, device, grid: int, check=lambda: None) -> Mesh
         del closed
         if len(raw.faces) == 0:
             raise EngineError("the model made no surface for this prompt and seed: try another seed or prompt.")
-        colours = []
         vertices = raw.verts.to(device=device, dtype=renderer.mlp.dtype)[None]
-        for start in range(0, vertices.shape[1], QUERY_BATCH):
-            check()
-            out = renderer.mlp(
-                position=vertices[:, start : start + QUERY_BATCH],
-                direction=None,
-                ts=None,
-                nerf_level="fine",
-                rendering_mode="stf",
-            )
-            colours.append(out.channels)
+        colours = _query(renderer, vertices, "channels", check)
         srgb = torch.cat(colours, dim=1)[0].float().clamp(0, 1)
         linear = torch.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
     return to_mesh_data(raw.verts.float().cpu().numpy(), raw.faces.cpu().numpy(), linear.cpu().numpy())
@@ -402,3 +382,20 @@ class _Progress:
                     preview=preview,
                 )
             )
+
+
+def _query(renderer, positions, field: str, check) -> list:
+    """The renderer's MLP over positions in batches of QUERY_BATCH (memory stays bounded), checking for
+    cancel between batches; one tensor of `field` per batch."""
+    parts = []
+    for start in range(0, positions.shape[1], QUERY_BATCH):
+        check()
+        out = renderer.mlp(
+            position=positions[:, start : start + QUERY_BATCH],
+            direction=None,
+            ts=None,
+            nerf_level="fine",
+            rendering_mode="stf",
+        )
+        parts.append(getattr(out, field))
+    return parts
