@@ -105,7 +105,28 @@ def write_manifest(folder: Path, text: str) -> Path:
     return atomic_write(Path(folder) / MANIFEST_NAME, lambda f: f.write(data))
 
 
-def write_sheet(folder: Path, title: str, shown: Sequence[tuple[PlannedImage, Path]]) -> Path:
+def export_images(
+    campaign: str,
+    columns: Sequence[str],
+    sources: Sequence[tuple[PlannedImage, JournalItem, Path]],
+    destination: Path,
+) -> list[Path]:
+    """Copy each (planned, journal item, source file) under its planned name into destination, never
+    overwriting, with a manifest of them; returns the image paths written. Reads no journal, so the
+    window runs it off the UI thread."""
+    destination = Path(destination)
+    written, rows = [], []
+    for planned, item, source in sources:
+        path = copy_new(source, destination / planned.output_name)
+        written.append(path)
+        rows.append((planned, item, path))
+    folder = campaign_folder(destination, campaign)
+    write_manifest(folder, manifest_text(columns, rows, folder))
+    return written
+
+
+def write_sheet(folder: Path, campaign: str, shown: Sequence[tuple[PlannedImage, Path]]) -> Path:
+    title = f"{campaign} — {len(shown)} images"
     entries = [
         SheetEntry(
             path,

@@ -286,29 +286,31 @@ class CampaignSession:
         rows = [(p, journal.get(p.key), self._shown(journal.get(p.key))) for p in self.items]
         return out.write_manifest(self.folder, out.manifest_text(self.campaign.columns, rows, self.folder))
 
-    def write_contact_sheet(self) -> Path:
+    def sheet_entries(self) -> list[tuple[PlannedImage, Path]]:
+        """The images the contact sheet shows (made and copied out), in plan order."""
         journal = self.journal.items()
-        shown = [(p, path) for p in self.items if (path := self._shown(journal.get(p.key))) is not None]
-        return out.write_sheet(self.folder, f"{self.campaign.name} — {len(shown)} images", shown)
+        return [(p, path) for p in self.items if (path := self._shown(journal.get(p.key))) is not None]
 
-    def export_approved(self, destination: Path) -> list[Path]:
-        """Copy the approved images (under their planned names, never overwriting) and a manifest of
-        them into destination; returns the image paths written."""
-        destination = Path(destination)
+    def write_contact_sheet(self) -> Path:
+        return out.write_sheet(self.folder, self.campaign.name, self.sheet_entries())
+
+    def approved_sources(self) -> list[tuple[PlannedImage, JournalItem, Path]]:
+        """The approved images and the file each is copied from: the library's, else the output copy
+        (the picture may have been deleted from the gallery)."""
         journal = self.journal.items()
-        written, rows = [], []
+        found = []
         for planned in self.items:
             item = journal.get(planned.key)
             if item is None or not item.approved:
                 continue
-            # The library's file, else the output copy (the picture may have been deleted from the gallery).
             source = self._library_file(item.library_path) or (
                 Path(item.output_path) if self._output_ok(item) else None
             )
             if source is not None:
-                path = out.copy_new(source, destination / planned.output_name)
-                written.append(path)
-                rows.append((planned, item, path))
-        folder = out.campaign_folder(destination, self.campaign.name)
-        out.write_manifest(folder, out.manifest_text(self.campaign.columns, rows, folder))
-        return written
+                found.append((planned, item, source))
+        return found
+
+    def export_approved(self, destination: Path) -> list[Path]:
+        """Copy the approved images (under their planned names, never overwriting) and a manifest of
+        them into destination; returns the image paths written."""
+        return out.export_images(self.campaign.name, self.campaign.columns, self.approved_sources(), destination)

@@ -178,3 +178,36 @@ class ThumbnailLoader(QObject):
     def _on_failed(self, key: str) -> None:
         self._pending.discard(key)
         self.failed.emit(key)
+
+
+class _TaskSignals(QObject):
+    done = Signal(list)  # the function's result: plain strings (see GenerationBridge on what crosses)
+    failed = Signal(str)
+
+
+class _Task(QRunnable):
+    def __init__(self, work: Callable[[], list[str]], signals: _TaskSignals) -> None:
+        super().__init__()
+        self._work, self._signals = work, signals
+
+    def run(self) -> None:
+        try:
+            result = self._work()
+        except (OSError, ValueError) as exc:  # a full disk, a vanished file: said in one sentence
+            self._signals.failed.emit(str(exc))
+        else:
+            self._signals.done.emit(result)
+
+
+def run_in_background(
+    owner: QObject, work: Callable[[], list[str]], on_done: Callable[[list], None], on_failed: Callable[[str], None]
+) -> None:
+    """Run work (file copies, a PDF) on the global thread pool; on_done(its list of strings) or
+    on_failed(message) runs on the UI thread. work must not touch widgets, nor a SQLite connection
+    the UI thread uses (sqlite3 objects belong to the thread that made them)."""
+    signals = _TaskSignals(owner)  # parented: lives until the owner goes, so a late result is not lost
+    signals.done.connect(on_done)
+    signals.failed.connect(on_failed)
+    signals.done.connect(signals.deleteLater)
+    signals.failed.connect(signals.deleteLater)
+    QThreadPool.globalInstance().start(_Task(work, signals))

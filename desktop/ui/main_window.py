@@ -31,6 +31,7 @@ from desktop.library.history import HistoryRow
 from desktop.library.settings import Settings, save_settings
 from desktop.library.store import Library
 from desktop.ui.bridge import GenerationBridge, ThumbnailLoader
+from desktop.ui.campaign_panel import CampaignPanel
 from desktop.ui.details_pane import DetailsPane
 from desktop.ui.edit_panel import EditPanel
 from desktop.ui.gallery_actions import GalleryActions
@@ -84,6 +85,8 @@ class MainWindow(QMainWindow):
         self.stage = QTabWidget()
         self.stage.addTab(self.progress, "Generate")
         self.stage.addTab(self.edit_panel, "Edit")
+        self.campaign = CampaignPanel(lambda: self.engine, self.form.request, bridge, library)
+        self.stage.addTab(self.campaign, "Campaign")
         self.gallery = GalleryView(self.gallery_model)
         self.actions = GalleryActions(self.gallery_model, lambda: self.settings, self.gallery)
         self.actions.set_selection_provider(self.gallery.selected_rows)
@@ -109,6 +112,10 @@ class MainWindow(QMainWindow):
         self.details.setMinimumWidth(240)  # narrower, the parameters wrap a word per line
         self.setCentralWidget(main)
         self._splitters = {"main": main, "middle": middle}
+        # The Campaign tab needs more height than the gallery below it: it keeps its own split.
+        self._middle_sizes: dict[bool, list[int]] = {True: [680, 180]}
+        self._on_campaign = False
+        self.stage.currentChanged.connect(self._stage_tab_changed)
 
         self.device_label = QLabel()
         self.statusBar().addPermanentWidget(self.device_label)
@@ -396,6 +403,16 @@ class MainWindow(QMainWindow):
         left = f" Not used: {', '.join(skipped)}." if skipped else ""
         self.statusBar().showMessage(f"Settings from {found.generator} loaded into the form.{left}", 10000)
 
+    def _stage_tab_changed(self) -> None:
+        campaign = self.stage.currentWidget() is self.campaign
+        if campaign == self._on_campaign:
+            return
+        middle = self._splitters["middle"]
+        self._middle_sizes[self._on_campaign] = middle.sizes()
+        self._on_campaign = campaign
+        if campaign in self._middle_sizes:
+            middle.setSizes(self._middle_sizes[campaign])
+
     def cancel_running(self) -> None:
         for job in self.bridge.jobs():
             if job.state is JobState.RUNNING:
@@ -560,9 +577,12 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Could not save the settings: {exc.strerror or exc}.", 8000)
 
     def _layout_state(self) -> dict:
+        sizes = {f"{name}_splitter": splitter.sizes() for name, splitter in self._splitters.items()}
+        if self._on_campaign and False in self._middle_sizes:
+            sizes["middle_splitter"] = self._middle_sizes[False]  # the other tabs' split is the one kept
         return {
             "geometry": bytes(self.saveGeometry().toHex()).decode("ascii"),
-            **{f"{name}_splitter": splitter.sizes() for name, splitter in self._splitters.items()},
+            **sizes,
             "tab": self.stage.currentIndex(),
         }
 
@@ -590,6 +610,7 @@ class MainWindow(QMainWindow):
         self.settings.window = self._layout_state()
         self._save_settings()
         self.statusBar().showMessage("Stopping…")
+        self.campaign.shutdown()  # before the bridge: it lets go of the campaign's run lock and journal
         self.bridge.shutdown()
         if self.details.player is not None:
             self.details.player.stop()
