@@ -10,7 +10,6 @@ the row and column before anything runs. Results and approval are on the Results
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -149,13 +148,16 @@ class CampaignPanel(QWidget):
         self.pages.addTab(self.review, "Results")
 
         self.run_button = QPushButton("Run")
-        self.run_button.setToolTip("Make every image of the plan that is not made yet")
+        self.run_button.setToolTip(
+            "Make every image of the plan not made yet, with the model, size, steps and seed set in the form"
+        )
         self.pause_button = QPushButton("Pause")
         self.pause_button.setToolTip("Stop at the running image's next step; Resume makes the rest")
         self.bar = QProgressBar()
         self.bar.setTextVisible(True)
-        self.status = QLabel()
+        self.status = QLabel()  # what a run ended with; hidden until then
         self.status.setWordWrap(True)
+        self.status.setVisible(False)
         controls = QHBoxLayout()
         controls.addWidget(self.run_button)
         controls.addWidget(self.pause_button)
@@ -173,7 +175,7 @@ class CampaignPanel(QWidget):
         # the results below take the rest.
         natural = inner.sizeHint().height() + 4
         top.setMaximumHeight(natural)
-        top.setMinimumHeight(min(natural, 300))
+        top.setMinimumHeight(min(natural, 70))
         layout = QVBoxLayout(self)
         layout.addWidget(top)
         layout.addWidget(bottom, 1)
@@ -331,11 +333,11 @@ class CampaignPanel(QWidget):
         settings = campaign.settings
         self.summary.setText(
             f"<b>{len(items)} image{'s' if len(items) != 1 else ''}</b>: {rows} row{'s' if rows != 1 else ''} × "
-            f"{formats} format{'s' if formats != 1 else ''} × {settings.count} — {when}. "
-            f"<span style='color: gray'>Model, size, steps and seed come from the form: "
-            f"{html.escape(model_label(settings.model))}"
-            + (f", {items[0].steps} steps" if items[0].steps else "")
-            + ".</span>"
+            f"{formats} format{'s' if formats != 1 else ''} × {settings.count} — {when}."
+        )
+        steps = f", {items[0].steps} steps" if items[0].steps else ""
+        self.summary.setToolTip(
+            f"Model, size, steps and seed come from the form: {model_label(settings.model)}{steps}."
         )
 
     def _show_plan(self, items, error: str = "") -> None:
@@ -395,20 +397,20 @@ class CampaignPanel(QWidget):
         ):
             widget.setEnabled(not running)
         if state == PAUSING:
-            self.status.setText("Pausing at the next step…")
+            self.bar.setFormat("Pausing at the next step…")
         elif state == FINISHED:
             self.bar.setValue(self.bar.maximum())
 
     def _show_progress(self, done: int, total: int, seconds_left: float) -> None:
         self.bar.setRange(0, max(total, 1))
         self.bar.setValue(done)
-        self.bar.setFormat(f"{done} / {total}")
-        left = f", about {format_seconds(seconds_left)} left" if seconds_left >= 0 else ""
-        self.status.setText(f"Making image {min(done + 1, total)} of {total}{left}." if done < total else "")
+        left = f" — about {format_seconds(seconds_left)} left" if seconds_left >= 0 and done < total else ""
+        self.bar.setFormat(f"{done} / {total} made{left}")
 
     def _show_message(self, text: str, is_error: bool) -> None:
         self.status.setText(text[:1].upper() + text[1:])
         self.status.setStyleSheet("color: #d9534f;" if is_error else "")
+        self.status.setVisible(bool(text))
 
     def _show_error(self, text: str) -> None:
         self._show_plan([], error=text)
