@@ -39,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="diffusion-studio campaign",
         description="One prompt template x a CSV of audience segments x the formats each channel needs.",
     )
-    p.add_argument("segments", type=Path, metavar="SEGMENTS.csv", help="UTF-8 CSV with a header row, a row a segment")
+    p.add_argument(
+        "segments", type=Path, metavar="SEGMENTS.csv", help="UTF-8 CSV (or .xlsx) with a header row, a row a segment"
+    )
     p.add_argument("--prompt-template", required=True, help='e.g. "A {person} at a {place} wearing our t-shirt"')
     p.add_argument("--negative-template", default="", help="what to keep out, with {column} placeholders too")
     p.add_argument("--name", help="the campaign's name (default: the CSV's file name); a run resumes by it")

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 
 REPLAN_AFTER_MS = 300  # typing in a template re-plans once the user pauses
 PLAN_ROWS_SHOWN = 500  # the table shows this many planned images; the count says how many in all
+SEGMENTS_HINT = "a CSV (UTF-8) or Excel workbook of audience segments, with a header row"
 
 
 class CampaignPanel(QWidget):
@@ -81,7 +82,7 @@ class CampaignPanel(QWidget):
     # --- construction ----------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.csv_path = QLineEdit(placeholderText="a CSV (UTF-8, with a header row) of audience segments")
+        self.csv_path = QLineEdit(placeholderText=SEGMENTS_HINT)
         self.open_csv = QPushButton("Open…")
         self.earlier = QComboBox()
         self.earlier.setToolTip("A campaign run before in this library: its definition, to resume or review")
@@ -200,7 +201,7 @@ class CampaignPanel(QWidget):
     # --- the definition --------------------------------------------------------------------
 
     def _choose_csv(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Audience segments", "", "CSV files (*.csv);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, "Audience segments", "", "Segments (*.csv *.xlsx);;All files (*)")
         if path:
             self.csv_path.setText(path)
 
@@ -256,7 +257,7 @@ class CampaignPanel(QWidget):
 
     def _schedule_plan(self) -> None:
         if self.sender() is self.csv_path:
-            self.csv_path.setPlaceholderText("a CSV (UTF-8, with a header row) of audience segments")
+            self.csv_path.setPlaceholderText(SEGMENTS_HINT)
             self._campaign = None  # a new file: its rows are read again
         self._replan.start()
 

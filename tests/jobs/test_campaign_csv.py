@@ -54,10 +54,42 @@ def test_files_too_large_missing_or_spreadsheets_are_refused(tmp_path, monkeypat
         read_segments(tmp_path / "missing.csv")
     xlsx = tmp_path / "segments.xlsx"
     xlsx.write_bytes(b"PK")
-    with pytest.raises(SegmentsError, match=r"spreadsheet file; save it as CSV UTF-8"):
+    with pytest.raises(SegmentsError, match=r"segments.xlsx is not an Excel workbook: save it again"):
         read_segments(xlsx)
+    ods = tmp_path / "segments.ods"
+    ods.write_bytes(b"PK")
+    with pytest.raises(SegmentsError, match=r"not a CSV or .xlsx file; save it as CSV UTF-8"):
+        read_segments(ods)
     monkeypatch.setattr(campaign_csv, "MAX_CSV_BYTES", 10)
     big = tmp_path / "big.csv"
     big.write_text("person\n" + "x\n" * 10)
     with pytest.raises(SegmentsError, match=r"MB: split it"):
         read_segments(big)
+
+
+def test_an_excel_workbook_is_read_as_excel_shows_it(tmp_path, monkeypatch):
+    import datetime
+
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["segment", "person", "seed", "launch"])
+    sheet.append(["Bjørn", "a retired man hiking", 7, datetime.datetime(2027, 3, 1)])
+    sheet.append([None, None, None, None])  # an empty row between is not a segment
+    sheet.append(["Zoë", "a teenager at a skate park", 12.5, None])
+    workbook.create_sheet("notes").append(["ignored: only the first sheet is read"])
+    path = tmp_path / "segments.xlsx"
+    workbook.save(path)
+
+    segments = read_segments(path)
+    assert segments.columns == ("segment", "person", "seed", "launch")
+    assert segments.rows == (
+        {"segment": "Bjørn", "person": "a retired man hiking", "seed": "7", "launch": "2027-03-01"},
+        {"segment": "Zoë", "person": "a teenager at a skate park", "seed": "12.5", "launch": ""},
+    )
+
+    # A workbook is a zip: what it unpacks to is bounded before it is read.
+    monkeypatch.setattr(campaign_csv, "MAX_XLSX_UNPACKED_BYTES", 1000)
+    with pytest.raises(SegmentsError, match=r"segments.xlsx unpacks to .* save it as CSV UTF-8"):
+        read_segments(path)
