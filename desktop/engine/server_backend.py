@@ -109,10 +109,11 @@ class ServerBackend:
             self._target, self._url_problem = _target(url), None
         except ValidationError as exc:
             self._target, self._url_problem = None, str(exc)
-        # A password in the URL (http://user:TOKEN@host) stands in for a token where none is set.
+        # The environment (set for this run) wins over the token kept in Settings; a password in the
+        # URL (http://user:TOKEN@host) stands in where neither is set.
         self._token = (
-            getattr(config, "server_token", None)
-            or os.environ.get(TOKEN_ENV)
+            os.environ.get(TOKEN_ENV)
+            or getattr(config, "server_token", None)
             or (self._target.url_password if self._target else None)
             or None
         )
@@ -135,6 +136,26 @@ class ServerBackend:
     def models(self) -> list[str]:
         """The server's models (GET /v1/models, cached); EngineError (one sentence) when it cannot be asked."""
         return [entry["id"] for entry in self._models()]
+
+    def model_list_json(self) -> list[str]:
+        """The server's model list as JSON text, one entry each (a network call): the window asks on a
+        background thread with a backend of its own, and hands the text to adopt_model_list."""
+        return [
+            json.dumps({**entry, "tasks": None if entry["tasks"] is None else [t.value for t in entry["tasks"]]})
+            for entry in self._models()
+        ]
+
+    def adopt_model_list(self, items: list[str]) -> None:
+        """Take a model list fetched elsewhere (checked again: it came from the network)."""
+        entries = []
+        for text in items[:500]:
+            try:
+                entry = _model_entry(json.loads(text))
+            except ValueError:
+                continue
+            if entry is not None:
+                entries.append(entry)
+        self._catalog, self._catalog_at, self._failure = entries, time.monotonic(), None
 
     def default_model(self) -> str:
         try:

@@ -21,15 +21,28 @@ if TYPE_CHECKING:
 def build_engine(settings: Settings, runtime=None, server_url: str | None = None) -> Engine:
     """The engine for these settings (runtime overrides the settings' device/memory options).
 
-    Reads the OpenAI key here, in the process that will use it, so it never travels.
+    Reads the OpenAI key and the team server's token here, in the process that will use them, so
+    they never travel.
     """
     from desktop.engine.engine import Engine
-    from desktop.library.key_store import load_api_key
+    from desktop.library.key_store import load_api_key, load_server_token
 
     config = engine_config(settings, runtime, api_key=load_api_key() or None)
+    config = dataclasses.replace(config, server_token=load_server_token() or None)
     if server_url:
         config = dataclasses.replace(config, server_url=server_url)
     return Engine(config)
+
+
+def server_model_list(settings: Settings) -> list[str]:
+    """The team server's models as JSON text (a network call, bounded by the backend's timeouts): for
+    the window's background thread. EngineError (one sentence) when the server cannot be asked."""
+    from desktop.engine.registry import EngineConfig
+    from desktop.engine.server_backend import ServerBackend
+    from desktop.library.key_store import load_server_token
+
+    config = EngineConfig(server_url=settings.server_url or None, server_token=load_server_token() or None)
+    return ServerBackend(config).model_list_json()
 
 
 def engine_config(settings: Settings, runtime=None, api_key: str | None = None) -> EngineConfig:

@@ -1,4 +1,5 @@
-"""Where the OpenAI key lives: the system keyring where one works, else a file only the user can read.
+"""Where secrets live: the OpenAI key and the team server's token, each in the system keyring where
+one works, else in a file only the user can read.
 
 Never logged, never part of settings.json, history or metadata.
 """
@@ -13,6 +14,9 @@ from desktop.library.settings import config_dir
 
 SERVICE = "diffusion-studio"
 ACCOUNT = "openai-api-key"
+SERVER_TOKEN_ACCOUNT = "team-server-token"
+# Where each secret goes when there is no keyring: a file of its own in the config folder.
+FILES = {ACCOUNT: "openai_key", SERVER_TOKEN_ACCOUNT: "server_token"}
 
 
 def _keyring():
@@ -29,50 +33,67 @@ def _keyring():
     return keyring
 
 
-def key_file() -> Path:
-    return config_dir() / "openai_key"
+def key_file(account: str = ACCOUNT) -> Path:
+    return config_dir() / FILES[account]
 
 
-def load_api_key() -> str:
+def load_secret(account: str) -> str:
     keyring = _keyring()
     if keyring is not None:
         try:
-            value = keyring.get_password(SERVICE, ACCOUNT)
+            value = keyring.get_password(SERVICE, account)
             if value:
                 return value
         except Exception:
             pass
     try:
-        return key_file().read_text(encoding="utf-8").strip()
+        return key_file(account).read_text(encoding="utf-8").strip()
     except OSError:
         return ""
 
 
-def save_api_key(key: str) -> str:
-    """Store the key (empty removes it); return where it went, for the settings dialog to say."""
-    key = key.strip()
+def save_secret(account: str, value: str) -> str:
+    """Store the secret (empty removes it); return where it went, for the settings dialog to say."""
+    value = value.strip()
+    path = key_file(account)
     keyring = _keyring()
     if keyring is not None:
         try:
-            if key:
-                keyring.set_password(SERVICE, ACCOUNT, key)
+            if value:
+                keyring.set_password(SERVICE, account, value)
             else:
                 try:
-                    keyring.delete_password(SERVICE, ACCOUNT)
+                    keyring.delete_password(SERVICE, account)
                 except Exception:
                     pass
-            key_file().unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
             return "the system keyring"
         except Exception:
             pass
-    if not key:
-        key_file().unlink(missing_ok=True)
+    if not value:
+        path.unlink(missing_ok=True)
         return "nowhere (removed)"
 
     def write_private(handle) -> None:
-        # The temp file is made private before the key is written into it.
+        # The temp file is made private before the secret is written into it.
         os.fchmod(handle.fileno(), 0o600)
-        handle.write(key.encode("utf-8"))
+        handle.write(value.encode("utf-8"))
 
-    atomic_write(key_file(), write_private)
-    return f"{key_file()} (readable only by you)"
+    atomic_write(path, write_private)
+    return f"{path} (readable only by you)"
+
+
+def load_api_key() -> str:
+    return load_secret(ACCOUNT)
+
+
+def save_api_key(key: str) -> str:
+    return save_secret(ACCOUNT, key)
+
+
+def load_server_token() -> str:
+    return load_secret(SERVER_TOKEN_ACCOUNT)
+
+
+def save_server_token(token: str) -> str:
+    return save_secret(SERVER_TOKEN_ACCOUNT, token)

@@ -10,6 +10,7 @@ strings, lists) and QImages, which are safe to build in any thread (QPixmaps are
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +18,10 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThread, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
+from desktop.engine.errors import EngineError
 from desktop.jobs.runner import EngineStatus, Job, JobChanged, JobFinished, JobProgress, JobRunner
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from desktop.engine.request import GenerationRequest
@@ -193,8 +197,11 @@ class _Task(QRunnable):
     def run(self) -> None:
         try:
             result = self._work()
-        except (OSError, ValueError) as exc:  # a full disk, a vanished file: said in one sentence
+        except (OSError, ValueError, EngineError) as exc:  # a full disk, a server away: one sentence
             self._signals.failed.emit(str(exc))
+        except Exception as exc:  # a bug of ours: the window stays up and says so
+            log.exception("background task failed")
+            self._signals.failed.emit(f"unexpected failure ({type(exc).__name__}); see the log.")
         else:
             self._signals.done.emit(result)
 

@@ -25,12 +25,12 @@ from desktop.engine.errors import ValidationError
 from desktop.engine.presets import DEMO_MODEL, DEMO_VOCABULARY, is_demo
 from desktop.engine.request import GenerationRequest
 from desktop.engine.tasks import EXTEND, Task
-from desktop.jobs.local import engine_config
+from desktop.jobs.local import engine_config, server_model_list
 from desktop.jobs.runner import JobState
 from desktop.library.history import HistoryRow
 from desktop.library.settings import Settings, save_settings
 from desktop.library.store import Library
-from desktop.ui.bridge import GenerationBridge, ThumbnailLoader
+from desktop.ui.bridge import GenerationBridge, ThumbnailLoader, run_in_background
 from desktop.ui.campaign_panel import CampaignPanel
 from desktop.ui.details_pane import DetailsPane
 from desktop.ui.edit_panel import EditPanel
@@ -137,6 +137,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(library.report.summary(), 30000)
         # Scanning the Hugging Face cache touches the disk: do it after the first paint.
         QTimer.singleShot(0, self._scan_cached_models)
+        QTimer.singleShot(0, self._fetch_server_models)
         QTimer.singleShot(WARM_UP_AFTER_MS, self._warm_up_demo)
 
     # --- construction ----------------------------------------------------------------------
@@ -516,6 +517,21 @@ class MainWindow(QMainWindow):
             self.form.model.setEditText(current)
         self._show_idle_message()
 
+    def _fetch_server_models(self) -> None:
+        """The team server's models, asked on a background thread (a network call); the form lists them."""
+        if not self.settings.server_url:
+            return
+        settings = self.settings
+        run_in_background(self, lambda: server_model_list(settings), self._show_server_models, self._server_away)
+
+    def _show_server_models(self, items: list) -> None:
+        backend = self.engine.backend("server")
+        backend.adopt_model_list(items)
+        self.form.set_models("server", backend.models())
+
+    def _server_away(self, message: str) -> None:
+        self.statusBar().showMessage(f"Team server: {message[:1].upper()}{message[1:]}", 10000)
+
     def _cached_models(self) -> list[str]:
         from desktop.engine.models import cached_pipelines
 
@@ -540,7 +556,7 @@ class MainWindow(QMainWindow):
             )
 
     def open_settings(self) -> None:
-        from desktop.library.key_store import load_api_key, save_api_key
+        from desktop.library.key_store import load_api_key, load_server_token, save_api_key, save_server_token
         from desktop.ui.settings_dialog import SettingsDialog
 
         upscalers = [
@@ -548,12 +564,15 @@ class MainWindow(QMainWindow):
             for info in self.engine.backend("upscale").upscalers()
             if info.usable
         ]
-        dialog = SettingsDialog(self.settings, load_api_key(), self._cached_models(), self, upscalers)
+        dialog = SettingsDialog(
+            self.settings, load_api_key(), self._cached_models(), self, upscalers, server_token=load_server_token()
+        )
         if dialog.exec() != SettingsDialog.DialogCode.Accepted:
             return
-        self.apply_settings(dialog.result_settings())
-        key = dialog.result_api_key()
+        key, token = dialog.result_api_key(), dialog.result_server_token()
         where = save_api_key(key)
+        save_server_token(token)  # before the settings apply: the new engine reads it
+        self.apply_settings(dialog.result_settings())
         kept = f"the OpenAI key is kept in {where}" if key else "no OpenAI key is kept"
         self.statusBar().showMessage(f"Settings saved; {kept}.", 6000)
 
@@ -569,6 +588,7 @@ class MainWindow(QMainWindow):
         self.form.set_engine(self.engine)
         self.bridge.reset_engine(settings)
         self.form.set_models("diffusers", self.engine.backend("diffusers").models())
+        self._fetch_server_models()
 
     def _save_settings(self) -> None:
         try:

@@ -40,6 +40,7 @@ class SettingsDialog(QDialog):
         cached_models: list[str],
         parent=None,
         upscalers: list[tuple[str, str]] | None = None,
+        server_token: str = "",
     ) -> None:
         """upscalers: (label, model) of the upscalers found (the plain resize first)."""
         super().__init__(parent)
@@ -52,7 +53,7 @@ class SettingsDialog(QDialog):
         tabs.addTab(self._models_tab(cached_models), "Models")
         tabs.addTab(self._device_tab(), "Device")
         tabs.addTab(self._export_tab(), "Export")
-        tabs.addTab(self._server_tab(), "Team server")
+        tabs.addTab(self._server_tab(server_token), "Team server")
         tabs.addTab(self._appearance_tab(), "Appearance")
         self.tabs = tabs
         self.error = QLabel()
@@ -68,15 +69,20 @@ class SettingsDialog(QDialog):
 
     # --- tabs ------------------------------------------------------------------------------
 
-    def _server_tab(self) -> QWidget:
+    def _server_tab(self, server_token: str) -> QWidget:
         self.server_url = QLineEdit(self._settings.server_url)
         self.server_url.setPlaceholderText("http://gpu-server:8000 (diffusion-studio serve)")
+        self.server_token = QLineEdit(server_token)
+        self.server_token.setEchoMode(QLineEdit.EchoMode.Password)
+        self.server_token.setPlaceholderText("the token your admin gave you (or DIFFUSION_STUDIO_SERVER_TOKEN)")
         page = QWidget()
         form = QFormLayout(page)
         form.addRow("Server URL", self.server_url)
+        form.addRow("Token", self.server_token)
         note = QLabel(
-            "The team server's root address, without /v1. Its token is read from DIFFUSION_STUDIO_SERVER_TOKEN. "
-            "Once set, the backend list offers “Team server”; type a model id the server lists."
+            "The team server's root address, without /v1. The token is kept in the system keyring (else in a "
+            "file only you can read), never in the settings file. Once set, the backend list offers "
+            "“Team server” with the models the server lists."
         )
         note.setWordWrap(True)
         form.addRow(note)
@@ -269,3 +275,6 @@ class SettingsDialog(QDialog):
 
     def result_api_key(self) -> str:
         return self.api_key.text().strip()
+
+    def result_server_token(self) -> str:
+        return self.server_token.text().strip()

@@ -47,6 +47,19 @@ def test_without_a_keyring_the_key_goes_to_a_file_only_the_user_can_read():
     assert not key_file().exists() and load_api_key() == ""
 
 
+def test_the_team_servers_token_is_kept_apart_from_the_openai_key_and_the_settings_file():
+    from desktop.library.key_store import SERVER_TOKEN_ACCOUNT, load_server_token, save_server_token
+
+    save_api_key("sk-private-key-123456")
+    assert "readable only by you" in save_server_token("team-token-abcdef")
+    assert stat.S_IMODE(key_file(SERVER_TOKEN_ACCOUNT).stat().st_mode) == 0o600
+    assert (load_server_token(), load_api_key()) == ("team-token-abcdef", "sk-private-key-123456")
+    save_settings(Settings(server_url="http://gpu:8000"))
+    assert "team-token" not in settings_path().read_text()
+    save_server_token("")
+    assert load_server_token() == "" and load_api_key() == "sk-private-key-123456"
+
+
 def write_settings(data) -> None:
     settings_path().parent.mkdir(parents=True, exist_ok=True)
     settings_path().write_text(data if isinstance(data, str) else json.dumps(data))

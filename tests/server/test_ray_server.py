@@ -317,6 +317,38 @@ def test_two_clients_at_once(server, backend):
     assert mine.result().request.origin["server"]["user"] == "alice"
 
 
+def test_the_window_lists_the_servers_models_and_generates_with_the_token_kept_in_settings(
+    server, qtbot, monkeypatch, tmp_path
+):
+    from desktop.library.key_store import key_file, save_server_token
+    from desktop.library.settings import Settings
+    from desktop.ui.application import create_window
+
+    # No token in the environment: the one Settings keeps (a private file here: no keyring) is used.
+    monkeypatch.delenv("DIFFUSION_STUDIO_SERVER_TOKEN", raising=False)
+    monkeypatch.delenv("DIFFUSION_STUDIO_SERVER_URL", raising=False)
+    save_server_token(ALICE)
+    assert key_file("team-server-token").stat().st_mode & 0o777 == 0o600
+    window = create_window(Settings(server_url=server.root))
+    window.show()
+    try:
+        # The list is asked for on a background thread after the first paint.
+        qtbot.waitUntil(lambda: "tiny-sd" in window.form._models.get("server", []), timeout=20000)
+        form = window.form
+        form.backend.setCurrentIndex(form.backend.findData("server"))
+        form.select_model("tiny-sd")
+        form.prompt.setPlainText(PROMPT)
+        form.set_size(64, 64)
+        form.steps.setValue(2)
+        with qtbot.waitSignal(window.bridge.finished_job, timeout=60000) as finished:
+            window.generate()
+        row = window.library.db.get(finished.args[1][0])
+        assert row.backend == "server" and row.request["origin"]["server"]["user"] == "alice"
+        assert ALICE not in json.dumps(row.request)
+    finally:
+        window.close()
+
+
 def test_a_replica_killed_mid_job_fails_the_job_cleanly_and_the_next_request_works(server, backend):
     import ray
 

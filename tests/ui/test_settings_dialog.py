@@ -29,6 +29,17 @@ def test_every_field_round_trips(qtbot, tmp_path):
     assert original.model_folders == ["/models/a"]  # the dialog edits a copy
 
 
+def test_the_team_servers_token_is_a_password_field_and_comes_back_apart_from_the_settings(qtbot):
+    dialog = SettingsDialog(Settings(), "", [], server_token="team-token-abcdef")
+    qtbot.addWidget(dialog)
+    assert dialog.server_token.echoMode() == dialog.server_token.EchoMode.Password
+    dialog.server_url.setText("http://gpu:8000 ")
+    dialog.server_token.setText(" team-token-2 ")
+    assert dialog.result_server_token() == "team-token-2"
+    assert dialog.result_settings().server_url == "http://gpu:8000"
+    assert "team-token" not in repr(dialog.result_settings())
+
+
 def test_a_bad_template_keeps_the_dialog_open_with_the_reason(qtbot):
     dialog = SettingsDialog(Settings(), "", [])
     qtbot.addWidget(dialog)
