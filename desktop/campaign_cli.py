@@ -150,18 +150,24 @@ def _run(args: argparse.Namespace, campaign: Campaign, engine) -> int:
 
     check_writable(args.output)
     session = CampaignSession(campaign, engine, args.output, args.library)
-    executor = LocalExecutor(engine=engine, library_root=args.library)
+    # A team server with several replicas makes as many images side by side; each runner saves
+    # through a library connection of its own.
+    executors = [
+        LocalExecutor(engine=engine, library_root=args.library)
+        for _ in range(engine.parallel_jobs(campaign.settings.backend))
+    ]
     try:
         with _ProgressBar("image") as bar:
             summary = run_campaign(
                 session,
-                executor,
+                executors,
                 on_image=lambda result: _print(result, args.json),
                 on_progress=lambda p: bar.update(types.SimpleNamespace(step=p.done, total=p.total)),
                 contact_sheet=args.contact_sheet,
             )
     finally:
-        executor.close()
+        for executor in executors:
+            executor.close()
         session.close()
     if summary.contact_sheet is not None and not args.json:
         print(summary.contact_sheet, flush=True)

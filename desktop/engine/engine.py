@@ -66,6 +66,11 @@ class Engine:
         """Generate a request that validate() already returned (defaults and seed filled in)."""
         return self.backend(request.backend).generate(request, on_progress, cancel)
 
+    def parallel_jobs(self, backend_id: str) -> int:
+        """How many jobs this backend makes side by side (a team server: one per replica); 1 elsewhere,
+        where jobs share one device."""
+        return max(1, int(getattr(self.backend(backend_id), "parallel_jobs", lambda: 1)()))
+
     def prepare(self, model: str, backend_id: str = "diffusers") -> str:
         """Load a model ahead of its first request; returns its device."""
         return self.backend(backend_id).prepare(model)

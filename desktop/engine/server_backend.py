@@ -64,6 +64,7 @@ MAX_UPLOAD_BYTES = 25 * 2**20  # the server's limit per picture
 # Requests one batch is split into: its images run side by side on as many replicas, and stay within
 # the server's default share per user even on one replica.
 FANOUT = 4
+MAX_PARALLEL_JOBS = 16  # what a server may ask a client to keep in flight at most
 _WHY_NOT_HERE = "the team server makes and edits images only: choose the local backend for this"
 
 
@@ -118,6 +119,7 @@ class ServerBackend:
             or None
         )
         self._catalog: list[dict] | None = None
+        self._replicas = 1  # jobs the server runs side by side, as its model list says
         self._catalog_at = 0.0
         self._failure: tuple[float, str] | None = None
         self._device = ""
@@ -156,6 +158,14 @@ class ServerBackend:
             if entry is not None:
                 entries.append(entry)
         self._catalog, self._catalog_at, self._failure = entries, time.monotonic(), None
+
+    def parallel_jobs(self) -> int:
+        """Jobs worth keeping in flight at once: one per replica (a campaign spreads over them)."""
+        try:
+            self._models()
+        except EngineError:
+            return 1
+        return self._replicas
 
     def default_model(self) -> str:
         try:
@@ -394,7 +404,10 @@ class ServerBackend:
         if response.status != 200:
             raise self.refusal(response.status, body[:MAX_SMALL_BYTES])
         try:
-            data = json.loads(body[:MAX_SMALL_BYTES])["data"]
+            payload = json.loads(body[:MAX_SMALL_BYTES])
+            data = payload["data"]
+            replicas = payload.get("replicas")
+            self._replicas = replicas if _whole(replicas) and 1 <= replicas <= MAX_PARALLEL_JOBS else 1
             return [entry for entry in (_model_entry(item) for item in data[:500]) if entry is not None]
         except (ValueError, KeyError, TypeError):
             raise EngineError(

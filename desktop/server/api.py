@@ -97,7 +97,8 @@ class ImagesService:
                     "defaults": self.catalog.defaults[model_id],
                 }
             )
-        return {"object": "list", "data": data}
+        # Ours: how many jobs the server runs side by side (a campaign keeps that many in flight).
+        return {"object": "list", "data": data, "replicas": self.config.replicas}
 
     async def validate(self, job: Job) -> Job:
         """The engine's validation (400 with its sentence); seed and defaults filled in."""

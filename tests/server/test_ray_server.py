@@ -349,6 +349,35 @@ def test_the_window_lists_the_servers_models_and_generates_with_the_token_kept_i
         window.close()
 
 
+def test_a_campaign_keeps_a_job_in_flight_on_each_replica(server, backend, tmp_path, capsys):
+    from desktop.campaign_cli import main as campaign_main
+
+    segments = tmp_path / "segments.csv"
+    segments.write_text("segment,shape\nrock,red circle\nhike,green square\nskate,yellow triangle\n")
+    running, done = [], threading.Event()
+
+    def watch() -> None:  # the server's own count of jobs running, while the campaign goes
+        while not done.is_set():
+            running.append(requests.get(f"{server.root}/health", timeout=10).json()["jobs_running"])
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        code = campaign_main(
+            [str(segments), "--prompt-template", "a {shape} on a black background", "--formats", "1:1,16:9",
+             "--backend", "server", "--model", "tiny-sd", "--width", "64", "--height", "64", "--steps", "30",
+             "--output", str(tmp_path / "out")]
+        )  # fmt: skip
+    finally:
+        done.set()
+        watcher.join()
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert len(out.split()) == 6 and "6 made, 0 already done" in err
+    assert max(running) == 2  # two replicas, two jobs at once (never more: each runner has one)
+
+
 def test_a_replica_killed_mid_job_fails_the_job_cleanly_and_the_next_request_works(server, backend):
     import ray
 
