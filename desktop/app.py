@@ -20,6 +20,7 @@ commands:
   campaign                  a prompt template x a CSV of segments x formats (diffusion-studio campaign --help)
   serve                     serve models to the team over the OpenAI Images API (diffusion-studio serve --help)
   library check|rebuild     check the library of results and repair it, or rebuild its history from the files
+  models                    list, download and remove models (diffusion-studio models --help)
 
 options:
   -h, --help                show this help and leave
@@ -28,7 +29,7 @@ options:
   --uninstall-desktop-entry take it out again
   --debug                   show tracebacks and debug logging
 """
-COMMANDS = ("generate", "campaign", "library", "serve")
+COMMANDS = ("generate", "campaign", "library", "models", "serve")
 # Options the window itself takes (Qt's own start with a single dash: -platform, -style, ...).
 WINDOW_OPTIONS = ("--debug", "--smoke-test")
 
@@ -57,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         from desktop import library_cli
 
         return library_cli.main(argv[1:])
+    if argv[:1] == ["models"]:
+        from desktop import models_cli
+
+        return models_cli.main(argv[1:])
     if argv[:1] in (["--help"], ["-h"]):
         print(USAGE, end="")
         return 0

@@ -7,6 +7,7 @@ line, nothing written); 130 cancelled with Ctrl-C (nothing partial left).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from desktop.engine.devices import DEVICE_CHOICES, RuntimeOptions
 from desktop.engine.errors import EngineError, GenerationCancelled, ValidationError
+from desktop.engine.licences import is_non_commercial
 from desktop.engine.registry import backend_ids
 from desktop.engine.request import DEFAULT_BACKEND, GenerationRequest
 from desktop.engine.schedulers import SCHEDULERS
@@ -54,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", choices=sorted(SCHEDULERS), help="default: the model's own")
     p.add_argument("--quality", help="OpenAI: standard|hd (dall-e-3), low|medium|high|auto (gpt-image-1)")
     p.add_argument("--style", help="OpenAI dall-e-3: vivid|natural")
-    p.add_argument("--image", help="editing tasks: the picture to edit")
+    p.add_argument("--image", help="editing tasks: the picture to edit; image-to-video: the clip's first frame")
     p.add_argument("--mask", help="inpaint: white where to repaint, black where to keep")
     p.add_argument("--strength", type=float, help="editing: how much to redraw, 0-1 (default 0.75; inpaint 1)")
     p.add_argument(
@@ -67,15 +69,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="L,T,R,B",
         help="outpaint: pixels to add on each side, multiples of 8",
     )
-    p.add_argument("--frames", type=int, help="text-to-video: frames (2-128; default: the model's, else 16)")
-    p.add_argument("--fps", type=int, help="text-to-video: frames per second (1-60; default: the model's, else 8)")
+    p.add_argument(
+        "--frames", type=int, help="videos: frames (2-257, Wan 4k+1, LTX 8k+1; default: the model's, else 16)"
+    )
+    p.add_argument("--fps", type=int, help="videos: frames per second (1-60; default: the model's, else 8)")
     p.add_argument("--device", choices=DEVICE_CHOICES, help="default: the app's setting, else auto")
     p.add_argument("--cpu-offload", action="store_true", help="fit large models into little GPU memory")
     p.add_argument("--attention-slicing", action="store_true")
     p.add_argument("--vae-tiling", action="store_true")
     p.add_argument("--allow-pickle", action="store_true", help="also load .bin/.ckpt weights (can run code)")
     p.add_argument(
-        "--server", help="--backend server: the team server's root URL (token: DIFFUSION_STUDIO_SERVER_TOKEN)"
+        "--server", help="--backend server: the server's root URL (token: Settings or DIFFUSION_STUDIO_SERVER_TOKEN)"
     )
     p.add_argument("--output", type=Path, help="also copy the results into this folder")
     p.add_argument("--json", action="store_true", help="print one JSON object per result instead of paths")
@@ -137,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         engine = build_engine(settings, _runtime(args, settings), server_url=args.server)
         request = engine.validate(_request(args, engine, settings))
+        if is_non_commercial(request.licence):  # the window asks; a script is told once per run
+            print(f"note: {request.model} is licensed {request.licence}: non-commercial use only.", file=sys.stderr)
         if args.output is not None and args.output.exists() and not args.output.is_dir():
             raise UsageError(f"--output {args.output} is a file, not a folder: give a folder.")
         # Where the results go is checked before any model loads: a bad path costs nothing.
@@ -169,12 +175,15 @@ def _fail(message: str, code: int, debug: bool) -> int:
 
 
 def _runtime(args: argparse.Namespace, settings) -> RuntimeOptions:
-    return RuntimeOptions(
-        device=args.device or settings.device,
-        cpu_offload=args.cpu_offload or settings.cpu_offload,
-        attention_slicing=args.attention_slicing or settings.attention_slicing,
-        vae_tiling=args.vae_tiling or settings.vae_tiling,
-        allow_pickle_weights=args.allow_pickle or settings.allow_pickle_weights,
+    """The settings' options (the speed options too), with the flags given here switched on."""
+    options = settings.runtime_options()
+    return dataclasses.replace(
+        options,
+        device=args.device or options.device,
+        cpu_offload=args.cpu_offload or options.cpu_offload,
+        attention_slicing=args.attention_slicing or options.attention_slicing,
+        vae_tiling=args.vae_tiling or options.vae_tiling,
+        allow_pickle_weights=args.allow_pickle or options.allow_pickle_weights,
     )
 
 

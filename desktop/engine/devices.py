@@ -19,6 +19,14 @@ class RuntimeOptions:
     vae_tiling: bool = False
     # Pickle weights (.bin, .ckpt) can run code when loaded; safetensors only unless opted in.
     allow_pickle_weights: bool = False
+    # Speed options (desktop/engine/speed.py), off until a GPU measurement shows they win
+    # (benchmarks/gpu.py): torch.compile of the denoiser's repeated blocks, NHWC convolutions, and
+    # diffusers' first-block cache for DiT models (skips the other blocks on steps whose first block
+    # barely changed: faster, not identical; a higher threshold skips more).
+    compile_denoiser: bool = False
+    channels_last: bool = False
+    first_block_cache: bool = False
+    first_block_cache_threshold: float = 0.05
 
 
 def pick_device(preference: str = "auto"):

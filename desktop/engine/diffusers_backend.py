@@ -1,10 +1,10 @@
-"""Text-to-image and text-to-video with Hugging Face diffusers, from a local folder or the HF cache,
-fully offline."""
+"""Images, edits, videos and 3D objects with Hugging Face diffusers, from a local folder or the HF
+cache, fully offline. Video models (their tasks, rules, recipes and call) are in video_models.py, 3D in
+shape_e.py: this module loads the pipeline and dispatches."""
 
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
 import re
 import threading
@@ -13,15 +13,15 @@ from pathlib import Path
 
 from PIL import Image
 
-from desktop.engine import lazy_imports, shape_e
+from desktop.engine import lazy_imports, licences, shape_e, video_models
 from desktop.engine.backend import SAMPLING_CONTROLS, BackendStatus, Capabilities
 from desktop.engine.devices import RuntimeOptions, pick_device
 from desktop.engine.edit_inputs import edit_inputs_for, model_size, paste_back
 from desktop.engine.errors import EngineError, GenerationCancelled, ValidationError
 from desktop.engine.models import cached_pipelines, has_safetensors, has_variant, resolve_model
 from desktop.engine.pipeline_cache import PipelineCache
-from desktop.engine.presets import DEMO_MODEL, demo_installed, preset_for
-from desktop.engine.preview import latents_to_preview, projection_for
+from desktop.engine.presets import DEMO_MODEL, ModelPreset, demo_installed, preset_for
+from desktop.engine.preview import projection_for
 from desktop.engine.registry import EngineConfig
 from desktop.engine.request import (
     SEED_MAX,
@@ -31,10 +31,11 @@ from desktop.engine.request import (
     GenerationRequest,
     check_sampling,
 )
-from desktop.engine.result import GeneratedImage, GenerationResult, Progress, ProgressCallback
+from desktop.engine.result import GeneratedImage, GenerationResult, ProgressCallback
 from desktop.engine.schedulers import make_scheduler
+from desktop.engine.speed import apply_speed_options
+from desktop.engine.step_reports import Interrupted, StepReporter
 from desktop.engine.tasks import MediaKind, Task
-from desktop.engine.video_frames import frames_to_pil
 from desktop.engine.vocabulary import word_level_tokenizer
 
 # Upscaling makes an image too, but on its own backend (upscalers are not diffusers pipelines alone).
@@ -44,10 +45,6 @@ VIDEO_TASKS = frozenset(t for t in Task if t.spec.media is MediaKind.VIDEO)
 MESH_TASKS = frozenset(t for t in Task if t.spec.media is MediaKind.MESH)
 # Inpainting checkpoints (9-channel UNet) repaint through a mask and nothing else.
 MASK_TASKS = frozenset({Task.INPAINT, Task.OUTPAINT})
-
-
-class _Interrupted(Exception):
-    """Raised from a legacy step callback: the only way to stop pipelines without _interrupt."""
 
 
 def pipeline_class_name(folder: Path) -> str:
@@ -74,18 +71,22 @@ def _pipeline_tasks(folder: Path | None) -> tuple[frozenset[Task], dict[Task, st
     if class_name in shape_e.SHAP_E_PIPELINES:
         return shape_e.model_tasks(class_name, Task)
     no_3d = {t: shape_e.NOT_3D for t in MESH_TASKS}
-    if "Video" in class_name and "VideoToVideo" not in class_name:
-        why = "this model makes videos, not images: choose Video"
-        return VIDEO_TASKS, {**{t: why for t in IMAGE_TASKS}, **no_3d}
-    why_video = "this model makes images, not videos: choose a text-to-video model"
+    video = video_models.video_pipeline(folder)
+    if video is not None:  # the explicit table of video pipeline classes, not the class's name
+        tasks, why_not = video_models.model_tasks(video, IMAGE_TASKS)
+        return tasks, {**why_not, **no_3d}
+    if video_models.is_unsupported_video(class_name):
+        why = f"{class_name} is a video pipeline this app has no recipe for: use a {video_models.SUPPORTED} model"
+        return frozenset(), {t: why for t in Task}
+    why_video = {
+        Task.TEXT_TO_VIDEO: "this model makes images, not videos: choose a text-to-video model",
+        Task.IMAGE_TO_VIDEO: "this model makes images, not videos: choose an image-to-video model "
+        "(Wan I2V or TI2V, LTX-Video, CogVideoX I2V)",
+    }
     if "Inpaint" in class_name:
         why = "this is an inpainting model: use it to inpaint or outpaint"
-        return MASK_TASKS, {
-            **{t: why for t in IMAGE_TASKS - MASK_TASKS},
-            **{t: why_video for t in VIDEO_TASKS},
-            **no_3d,
-        }
-    return IMAGE_TASKS, {**{t: why_video for t in VIDEO_TASKS}, **no_3d}
+        return MASK_TASKS, {**{t: why for t in IMAGE_TASKS - MASK_TASKS}, **why_video, **no_3d}
+    return IMAGE_TASKS, {**why_video, **no_3d}
 
 
 class DiffusersBackend:
@@ -136,19 +137,25 @@ class DiffusersBackend:
     def capabilities(self, model: str) -> Capabilities:
         folder = _local_folder(model)
         tasks, why_not = model_tasks(folder)
+        preset = _preset(model, folder)
         if tasks and tasks <= MESH_TASKS:  # Shap-E: its own controls and frame sizes
-            preset = preset_for(model, pipeline_class_name(folder))
             return shape_e.capabilities(tasks, why_not, dict(preset.defaults))
+        video = video_models.video_pipeline(folder)
         return Capabilities(
             tasks=tasks,
-            controls=SAMPLING_CONTROLS,
+            controls=video_models.controls(video.family) if video else SAMPLING_CONTROLS,
             size_min=SIZE_MIN,
             size_max=SIZE_MAX,
-            size_multiple=SIZE_MULTIPLE,
-            defaults=dict(preset_for(model, pipeline_class_name(folder) if folder else "").defaults),
+            size_multiple=video.family.size_multiple if video else SIZE_MULTIPLE,
+            defaults=dict(preset.defaults),
             why_not=why_not,
             vocabulary_file=word_level_tokenizer(folder),
         )
+
+    def licence(self, model: str) -> licences.Licence | None:
+        """The model's licence: its card's (the folder's or the HF cache's), else its family preset's."""
+        folder = _local_folder(model)
+        return licences.licence_for(model, folder, _preset(model, folder).licence, self.hf_cache_dir)
 
     def validate(self, request: GenerationRequest, canvas: tuple[int, int] | None = None) -> GenerationRequest:
         model = request.model.strip()
@@ -157,8 +164,17 @@ class DiffusersBackend:
                 "model", "model is not set: give a diffusers model folder or a Hugging Face id (org/name)."
             )
         defaults = self.capabilities(model).defaults
+        licence = self.licence(model)
+        # Recorded with the results, and what the window's warning reads before a job is queued.
+        request = dataclasses.replace(request, model=model, licence=licence.label if licence else None)
         if request.task.spec.media is MediaKind.MESH:  # Shap-E's frame sizes and controls
-            return shape_e.validate(dataclasses.replace(request, model=model), defaults)
+            return shape_e.validate(request, defaults)
+        if request.task.spec.media is MediaKind.VIDEO:  # the clip has the model's size, not its picture's
+            folder = _local_folder(model)
+            video = video_models.video_pipeline(folder)
+            request = video_models.validate(request, _preset(model, folder), video.family if video else None)
+            check_sampling(request, request.width, request.height)
+            return request
         if canvas is not None:
             # The model works at the nearest multiple of 8; the result comes back at the picture's size.
             width, height = model_size(*canvas)
@@ -185,6 +201,9 @@ class DiffusersBackend:
         if request.task not in tasks:  # a hub id is checked here, once it is found in the cache
             raise EngineError(f"{why_not[request.task]}.")
         video = request.task.spec.media is MediaKind.VIDEO
+        kind = video_models.video_pipeline(folder) if video else None
+        if kind is not None:  # a hub id's rules, now that it is found (before anything loads)
+            video_models.check_family_rules(request, kind.family)
         pipe, device, load_s = self._loaded(folder, video)
         pipe = self._pipeline_for(request, pipe, folder)
         pipe.scheduler = (
@@ -193,18 +212,18 @@ class DiffusersBackend:
             else self._original_scheduler
         )
         started = time.perf_counter()
-        steps = _StepReporter(request, cancel, on_progress, started, self._projection)
+        steps = StepReporter(request, cancel, on_progress, started, self._projection)
         seeds = [(request.seed + i) % (SEED_MAX + 1) for i in range(request.count)]
         try:
             if video:
-                items = [self._video(pipe, request, seed, i, steps) for i, seed in enumerate(seeds)]
+                items = self._videos(pipe, request, seeds, steps)
             elif request.task.spec.media is MediaKind.MESH:
                 items = shape_e.generate(pipe, request, seeds, on_progress, cancel, started)
             elif request.task.spec.edits:
                 items = self._edit(pipe, request, seeds, steps)
             else:
                 items = self._images(pipe, request, seeds, steps)
-        except _Interrupted:
+        except Interrupted:
             raise GenerationCancelled() from None
         except Exception as exc:
             if _is_out_of_memory(exc):
@@ -223,11 +242,14 @@ class DiffusersBackend:
     def prepare(self, model: str) -> str:
         """Load model for text-to-image now, so that the first generation does not wait for it (the
         app warms the demo model up while the user types). Returns the device it is on."""
-        return self._loaded(resolve_model(model, self.hf_cache_dir), video=False)[1]
+        folder = resolve_model(model, self.hf_cache_dir)
+        return self._loaded(folder, video=video_models.video_pipeline(folder) is not None)[1]
 
     def _loaded(self, folder: Path, video: bool):
         """(pipeline, device, seconds spent loading it: 0 when it already was)."""
         device, dtype = pick_device(self.options.device)
+        if device == "cuda":  # the recipe's precision (bfloat16 for the video transformers)
+            dtype = getattr(lazy_imports.torch(), _preset(str(folder), folder).cuda_dtype)
         key = (folder, device, str(dtype), self.options, video)
         pipe, load_s = self._cache.get(key, lambda: self._load(folder, device, dtype, video))
         if load_s:
@@ -236,7 +258,7 @@ class DiffusersBackend:
             self._derived = {}
         return pipe, device, load_s
 
-    def _images(self, pipe, request: GenerationRequest, seeds: list[int], steps: _StepReporter):
+    def _images(self, pipe, request: GenerationRequest, seeds: list[int], steps: StepReporter):
         torch = lazy_imports.torch()
         output = pipe(
             width=request.width,
@@ -251,7 +273,7 @@ class DiffusersBackend:
             for i, (img, seed) in enumerate(zip(output.images, seeds, strict=True))
         ]
 
-    def _edit(self, pipe, request: GenerationRequest, seeds: list[int], steps: _StepReporter):
+    def _edit(self, pipe, request: GenerationRequest, seeds: list[int], steps: StepReporter):
         torch = lazy_imports.torch()
         inputs = edit_inputs_for(request)
         size = (request.width, request.height)
@@ -274,7 +296,9 @@ class DiffusersBackend:
 
     def _pipeline_for(self, request: GenerationRequest, base, folder: Path):
         """The loaded pipeline, or one for the task made from it with from_pipe (no second copy of weights)."""
-        if request.task.spec.media is not MediaKind.IMAGE:  # video and 3D pipelines do one task each
+        if request.task.spec.media is MediaKind.VIDEO:  # LTX's text and picture pipelines share weights
+            return video_models.pipeline_for(request.task, base, video_models.video_pipeline(folder), self._derived)
+        if request.task.spec.media is not MediaKind.IMAGE:  # a 3D pipeline does one task
             return base
         diffusers = lazy_imports.diffusers()
         unet = getattr(base, "unet", None)
@@ -294,18 +318,14 @@ class DiffusersBackend:
             self._derived[request.task] = pipe
         return self._derived[request.task]
 
-    def _video(self, pipe, request: GenerationRequest, seed: int, index: int, steps: _StepReporter):
-        torch = lazy_imports.torch()
-        steps.video_index = index
-        output = pipe(
-            width=request.width,
-            height=request.height,
-            num_frames=request.frames,
-            generator=torch.Generator("cpu").manual_seed(seed),
-            **_shared_arguments(pipe, request, steps),
-        )
-        frames = frames_to_pil(output.frames)[0]
-        return GeneratedImage(image=frames[0], seed=seed, index=index, frames=frames, fps=request.fps)
+    def _videos(self, pipe, request: GenerationRequest, seeds: list[int], steps: StepReporter):
+        """One clip per seed, one after another (a video batch rarely fits a consumer GPU)."""
+        steps.latents_view = video_models.preview_view(pipe, request)
+        clips = []
+        for index, seed in enumerate(seeds):
+            steps.video_index = index
+            clips.append(video_models.make_clip(pipe, request, seed, index, _shared_arguments(pipe, request, steps)))
+        return clips
 
     def _out_of_memory(self, request: GenerationRequest) -> EngineError:
         torch = lazy_imports.torch()
@@ -350,15 +370,13 @@ class DiffusersBackend:
             raise EngineError(f"model folder {folder} could not be loaded: {reason}") from exc
         pipe.set_progress_bar_config(disable=True)
         offload = options.cpu_offload
-        preset = preset_for(str(folder), type(pipe).__name__)
+        preset = _preset(str(folder), folder)
         if preset.scheduler_class:  # the model card's recipe
             pipe.scheduler = getattr(diffusers, preset.scheduler_class).from_config(pipe.scheduler.config)
-        if preset.offload_below_gib and device == "cuda":
-            total_gib = torch.cuda.get_device_properties(0).total_memory / 2**30
-            if total_gib < preset.offload_below_gib:
-                offload = True
-                pipe.vae.enable_slicing()
-        if offload and device == "cuda":
+        if video:  # the recipe's flow shift, and the offload, tiling and slicing its memory needs
+            video_models.apply_flow_shift(pipe, preset)
+            video_models.apply_memory_options(pipe, preset, device, offload)
+        elif offload and device == "cuda":
             pipe.enable_model_cpu_offload()
         else:
             pipe.to(device)
@@ -366,62 +384,11 @@ class DiffusersBackend:
             pipe.enable_attention_slicing()
         if options.vae_tiling and getattr(pipe, "vae", None) is not None:  # Shap-E has no VAE
             pipe.vae.enable_tiling()
+        apply_speed_options(pipe, options)
         return pipe
 
 
-class _StepReporter:
-    """Turns a pipeline's step callbacks (new or legacy style) into Progress reports and cancels."""
-
-    def __init__(
-        self, request: GenerationRequest, cancel: threading.Event, on_progress, started: float, projection=None
-    ) -> None:
-        self.request, self.cancel, self.on_progress, self.started = request, cancel, on_progress, started
-        self.projection = projection  # the loaded model's latent -> RGB preview
-        self.video_index = 0
-
-    def callback_kwargs(self, pipe) -> dict:
-        parameters = inspect.signature(pipe.__call__).parameters
-        if "callback_on_step_end" in parameters:
-            return {"callback_on_step_end": self._on_step_end, "callback_on_step_end_tensor_inputs": ["latents"]}
-        # Deprecated pipelines (TextToVideoSDPipeline) have only callback(step, timestep, latents)
-        # and ignore _interrupt.
-        return {"callback": self._legacy_callback, "callback_steps": 1}
-
-    def _on_step_end(self, pipeline, step: int, timestep, tensors: dict) -> dict:
-        if self.cancel.is_set():
-            # diffusers skips the remaining steps once _interrupt is set.
-            pipeline._interrupt = True
-        else:
-            self._report(step, tensors["latents"])
-        return tensors
-
-    def _legacy_callback(self, step: int, timestep, latents) -> None:
-        if self.cancel.is_set():
-            raise _Interrupted()
-        self._report(step, latents)
-
-    def _report(self, step: int, latents) -> None:
-        if self.on_progress is None:
-            return
-        per_item = self.request.steps
-        video = self.request.task.spec.media is MediaKind.VIDEO
-        if self.request.task.spec.edits:
-            # Only the last `strength` part of the schedule runs (diffusers' get_timesteps).
-            per_item = max(1, min(int(self.request.steps * self.request.strength), self.request.steps))
-        # Videos run one after another: progress counts over all of them.
-        done = self.video_index * per_item + step + 1 if video else step + 1
-        total = per_item * (self.request.count if video else 1)
-        self.on_progress(
-            Progress(
-                step=min(done, total),
-                total=total,
-                elapsed_s=time.perf_counter() - self.started,
-                preview=latents_to_preview(latents, self.projection),
-            )
-        )
-
-
-def _shared_arguments(pipe, request: GenerationRequest, steps: _StepReporter) -> dict:
+def _shared_arguments(pipe, request: GenerationRequest, steps: StepReporter) -> dict:
     """What every task passes the same way: prompts, steps, guidance, the step callback."""
     return {
         "prompt": request.prompt,
@@ -462,6 +429,12 @@ def vocabulary_notes(pipe, request: GenerationRequest) -> list[str]:
         f"this model does not know the word{plural} {', '.join(unknown)} and ignored {'them' if plural else 'it'}"
         f"{known}."
     ]
+
+
+def _preset(model: str, folder: Path | None) -> ModelPreset:
+    """The model's recipe: by its pipeline class (a Wan 2.2 TI2V folder has its own)."""
+    class_name = pipeline_class_name(folder) if folder is not None else ""
+    return preset_for(model, video_models.preset_key(folder, class_name))
 
 
 def _may_be_pipeline(folder: Path) -> bool:

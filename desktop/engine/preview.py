@@ -81,27 +81,50 @@ def fit_projection(vae, scaling_factor: float, samples: int = 8, size: int = 64)
     return LatentProjection(rows, tuple(float(v) for v in solution[-1]))
 
 
-def latents_to_preview(latents: torch.Tensor, projection: LatentProjection | None = None) -> Image.Image:
+def latents_to_preview(latents: torch.Tensor, projection: LatentProjection | None = None) -> Image.Image | None:
     """RGB picture (latent resolution: width/8 x height/8) of the first latent in a batch.
 
-    Video latents (batch, channels, frames, h, w) show their middle frame.
+    Video latents (batch, channels, frames, h, w) show their middle frame (Wan's 16 channels, which
+    have no known projection, as their first three stretched). None for a layout this does not know
+    (latents packed into a sequence of patches): no preview, the run goes on.
     """
+    rgb = preview_pixels(latents, projection)
+    return None if rgb is None else pixels_to_image(rgb.cpu())
+
+
+def preview_pixels(latents: torch.Tensor, projection: LatentProjection | None = None, constants: dict | None = None):
+    """The preview as a (h, w, 3) uint8 tensor on the latents' own device (a GPU computes it without
+    waiting for the host), or None for a layout this does not know. constants caches the projection's
+    tensors per device: copying them from the host each step would make the GPU wait."""
     import torch
 
-    latent = latents[0]
+    if latents.ndim not in (4, 5):
+        return None
+    latent = latents[0].detach()
     if latent.ndim == 4:
         latent = latent[:, latent.shape[1] // 2]
-    latent = latent.detach().to("cpu", torch.float32)  # (channels, h, w)
+    latent = latent.float()  # (channels, h, w)
     if projection is None and latent.shape[0] == 4:
         projection = SD_PROJECTION
     if projection is not None and len(projection.factors) == latent.shape[0]:
-        factors = torch.tensor(projection.factors)
-        rgb = torch.einsum("chw,cr->rhw", latent, factors) + torch.tensor(projection.bias)[:, None, None]
+        key = (projection, latent.device)
+        cache = constants if constants is not None else {}
+        if key not in cache:
+            cache[key] = (
+                torch.tensor(projection.factors, device=latent.device),
+                torch.tensor(projection.bias, device=latent.device)[:, None, None],
+            )
+        factors, bias = cache[key]
+        rgb = torch.einsum("chw,cr->rhw", latent, factors) + bias
     else:
         # Unknown latent space: show the first three channels, each stretched to its own range.
         rgb = latent[:3] if latent.shape[0] >= 3 else latent[:1].expand(3, -1, -1)
         low = rgb.amin(dim=(1, 2), keepdim=True)
         high = rgb.amax(dim=(1, 2), keepdim=True)
         rgb = (rgb - low) / (high - low).clamp(min=1e-6)
-    pixels = (rgb.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
-    return Image.fromarray(pixels, "RGB")
+    return (rgb.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).contiguous()
+
+
+def pixels_to_image(rgb) -> Image.Image:
+    """A preview's (h, w, 3) uint8 CPU tensor as a picture."""
+    return Image.fromarray(rgb.numpy(), "RGB")

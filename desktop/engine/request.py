@@ -24,7 +24,8 @@ SIZE_MIN, SIZE_MAX, SIZE_MULTIPLE = 64, 2048, 8
 STEPS_MIN, STEPS_MAX = 1, 150
 GUIDANCE_MIN, GUIDANCE_MAX = 0.0, 30.0
 COUNT_MIN, COUNT_MAX = 1, 8
-FRAMES_MIN, FRAMES_MAX = 2, 128
+# 257: LTX-Video's longest clip (8k+1); families' own rules (4k+1, 8k+1) are in video_models.py.
+FRAMES_MIN, FRAMES_MAX = 2, 257
 FPS_MIN, FPS_MAX = 1, 60
 DEFAULT_BACKEND = "diffusers"
 
@@ -63,6 +64,10 @@ class GenerationRequest:
     scale: int | None = None
     # The gallery item an edit started from, so results link back to it.
     source_id: int | None = None
+    # The model's licence as its card (or its family's preset) names it ("Apache-2.0", "CC-BY-NC-4.0"),
+    # filled in by the backend's validate() so that it is recorded with the results and the window can
+    # warn before a non-commercial model runs; None where unknown. Not the user's to set.
+    licence: str | None = None
     # Where the request came from, recorded with its results: a campaign's name, row, format and the
     # row's values ({"campaign": ..., "row": 3, "format": "9:16", "values": {...}}). Plain JSON only.
     origin: dict | None = None

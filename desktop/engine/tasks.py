@@ -13,6 +13,7 @@ from dataclasses import dataclass
 class Task(str, enum.Enum):
     TEXT_TO_IMAGE = "text-to-image"
     TEXT_TO_VIDEO = "text-to-video"
+    IMAGE_TO_VIDEO = "image-to-video"
     IMAGE_TO_IMAGE = "image-to-image"
     INPAINT = "inpaint"
     OUTPAINT = "outpaint"
@@ -70,6 +71,17 @@ TASKS: dict[Task, TaskSpec] = {
         TaskSpec(Task.TEXT_TO_IMAGE, "Image", MediaKind.IMAGE),
         # ModelScope's recipe is 16 frames at 8 fps; a model's preset may say otherwise.
         TaskSpec(Task.TEXT_TO_VIDEO, "Video", MediaKind.VIDEO, frozenset({FRAMES, FPS}), noun="video"),
+        # The picture is the first frame. The clip has the model's size (its recipe's, or the form's):
+        # the picture is centre-cropped to that shape and scaled to it, so a product shot of any size
+        # animates at the size the model was made for. The whole schedule runs (strength 1).
+        TaskSpec(
+            Task.IMAGE_TO_VIDEO,
+            "Video from a picture (animate)",
+            MediaKind.VIDEO,
+            frozenset({IMAGE, FRAMES, FPS}),
+            default_strength=1.0,
+            noun="video",
+        ),
         # A restyle keeps the composition; inpainting and outpainting redraw their masked area fully.
         TaskSpec(
             Task.IMAGE_TO_IMAGE,

@@ -118,6 +118,8 @@ def parameters_text(record: dict) -> str:
     if task_uses(request.get("task"), FRAMES):
         fields += [("Frames", request.get("frames")), ("FPS", request.get("fps"))]
     fields += [("Size", f"{request['width']}x{request['height']}"), ("Model", request["model"])]
+    if request.get("licence"):  # the model's licence as its card said: it travels with the picture
+        fields.append(("License", request["licence"]))
     if task_uses(request.get("task"), STRENGTH) and request.get("strength") is not None:
         fields.append(("Denoising strength", request["strength"]))
     fields += [("Backend", request["backend"]), ("Task", request["task"])]

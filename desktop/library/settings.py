@@ -51,6 +51,10 @@ class Settings:
     attention_slicing: bool = False
     vae_tiling: bool = False
     allow_pickle_weights: bool = False
+    # Speed options (desktop/engine/speed.py); off by default until measured on a GPU.
+    compile_denoiser: bool = False
+    channels_last: bool = False
+    first_block_cache: bool = False
     export_destinations: list[ExportDestination] = field(default_factory=list)
     export_template: str = "{date}_{prompt}_{seed}"
     export_format: str = "png"
@@ -68,6 +72,9 @@ class Settings:
     recent_prompts: list[str] = field(default_factory=list)
     # The form as the user left it (backend, model, size, steps, ...), restored at start.
     last_form: dict = field(default_factory=dict)
+    # Models whose non-commercial licence the user acknowledged with "Don't ask again" (as the form
+    # names them): the window no longer warns before generating with them.
+    licence_acknowledged: list[str] = field(default_factory=list)
 
     def remember_prompt(self, prompt: str) -> None:
         prompt = prompt.strip()
@@ -85,6 +92,9 @@ class Settings:
             attention_slicing=self.attention_slicing,
             vae_tiling=self.vae_tiling,
             allow_pickle_weights=self.allow_pickle_weights,
+            compile_denoiser=self.compile_denoiser,
+            channels_last=self.channels_last,
+            first_block_cache=self.first_block_cache,
         )
 
     def to_dict(self) -> dict:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from desktop.engine.backend import GUIDANCE, QUALITY, SCHEDULER, SEED, STEPS, STYLE
 from desktop.engine.errors import EngineError
+from desktop.engine.licences import is_non_commercial
 from desktop.engine.tasks import EXTEND, FPS, FRAMES, STRENGTH, MediaKind, Task, task_from
 from desktop.library.history import HistoryRow
 from desktop.ui.compare_view import CompareView
@@ -56,12 +57,13 @@ class DetailsPane(QWidget):
         scroll.setWidget(self.parameters)
         self._scroll = scroll
 
-        # Two rows: five buttons side by side would force the pane (and the splitter) wide.
+        # Two rows: seven buttons side by side would force the pane (and the splitter) wide.
         buttons = QGridLayout()
         # (action, label, row, column, column span) on a 4-column grid
         entries = [
             (actions.reuse, "Use settings again", 0, 0, 2),
             (actions.edit, "Edit", 0, 2, 1),
+            (actions.animate, "Animate", 0, 3, 1),
             (actions.open, "Open", 1, 0, 1),
             (actions.copy, "Copy", 1, 1, 1),
             (actions.delete, "Delete", 1, 2, 1),
@@ -75,7 +77,7 @@ class DetailsPane(QWidget):
             buttons.addWidget(button, row, column, 1, span)
         export = QPushButton("Export to…")
         export.setMenu(actions.export_menu)
-        buttons.addWidget(export, 0, 3, 2, 1)
+        buttons.addWidget(export, 1, 3, 1, 1)
         self._buttons = QWidget()
         self._buttons.setLayout(buttons)
         buttons.setContentsMargins(0, 0, 0, 0)
@@ -200,8 +202,11 @@ def _parameters_html(row: HistoryRow, path: Path, controls: frozenset[str] | Non
         ("Task", row.task),
         ("Backend", row.backend),
         ("Model", row.model),
-        ("Size", f"{row.width} × {row.height}"),
     ]
+    licence = request.get("licence")
+    if isinstance(licence, str) and licence:  # as the model's card said when the result was made
+        fields.append(("Licence", f"{licence} — non-commercial use only" if is_non_commercial(licence) else licence))
+    fields.append(("Size", f"{row.width} × {row.height}"))
     try:
         spec = task_from(row.task).spec
     except ValueError:
@@ -217,10 +222,11 @@ def _parameters_html(row: HistoryRow, path: Path, controls: frozenset[str] | Non
         if controls is None and value is None:
             continue
         fields.append((label, empty if value is None else value))
+    source = "Animated from" if spec.media is MediaKind.VIDEO else "Edited from"
     if request.get("source_id") is not None:
-        fields.append(("Edited from", f"gallery item #{request['source_id']}"))
+        fields.append((source, f"gallery item #{request['source_id']}"))
     elif request.get("image"):
-        fields.append(("Edited from", request["image"]))
+        fields.append((source, request["image"]))
     if spec.uses(EXTEND):
         fields.append(("Extended by", "left {}, top {}, right {}, bottom {}".format(*request.get("extend", [0] * 4))))
     if spec.uses(STRENGTH):

@@ -1,4 +1,5 @@
-"""What a user can do with gallery items: use the settings again, open, copy, export, delete (undoable).
+"""What a user can do with gallery items: edit, animate, upscale, use the settings again, open, copy,
+export, delete (undoable).
 
 Shared by the gallery's context menu, the details pane and the main menu, so each action
 exists once.
@@ -24,6 +25,7 @@ from desktop.ui.gallery_model import GalleryModel
 class GalleryActions(QObject):
     use_again = Signal(object)  # HistoryRow
     edit_requested = Signal(object)  # HistoryRow
+    animate_requested = Signal(object)  # HistoryRow: its picture becomes a clip's first frame
     upscale_requested = Signal(object, int)  # HistoryRow, scale
     message = Signal(str, bool)  # text, is_error
 
@@ -37,6 +39,10 @@ class GalleryActions(QObject):
         self._deleted: list[list[HistoryRow]] = []
 
         self.edit = self._action("Edit…", self._edit, "Ctrl+E")
+        self.animate = self._action("Animate…", self._animate, "")
+        self.animate.setToolTip(
+            "Make a short clip that starts from this picture (a video model that animates pictures)"
+        )
         self.upscale_2 = self._action("Upscale ×2", lambda: self._upscale(2), "Ctrl+U")
         self.upscale_4 = self._action("Upscale ×4", lambda: self._upscale(4), "Ctrl+Shift+U")
         self.reuse = self._action("Use these settings again", self._reuse, "Ctrl+R")
@@ -67,7 +73,7 @@ class GalleryActions(QObject):
         for action in (self.reuse, self.open, self.copy):
             action.setEnabled(count == 1)
         rows = self._selection()
-        for action in (self.edit, self.upscale_2, self.upscale_4):
+        for action in (self.edit, self.animate, self.upscale_2, self.upscale_4):
             action.setEnabled(count == 1 and rows[0].media == MediaKind.IMAGE)
         self.delete.setEnabled(count > 0)
         self.export_menu.setEnabled(count > 0)
@@ -85,6 +91,11 @@ class GalleryActions(QObject):
         row = self._one()
         if row is not None and row.media == MediaKind.IMAGE:
             self.edit_requested.emit(row)
+
+    def _animate(self) -> None:
+        row = self._one()
+        if row is not None and row.media == MediaKind.IMAGE:
+            self.animate_requested.emit(row)
 
     def _reuse(self) -> None:
         row = self._one()

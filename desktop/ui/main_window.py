@@ -196,6 +196,11 @@ class MainWindow(QMainWindow):
             generate_menu.addAction(action)
             self.addAction(action)
 
+        manage_models = QAction("&Manage…", self)
+        manage_models.setToolTip("Installed models and the catalogue: download, remove")
+        manage_models.triggered.connect(self.open_models)
+        menu.addMenu("&Models").addAction(manage_models)
+
         help_menu = menu.addMenu("&Help")
         for text, slot in (
             ("&Getting started", self.show_getting_started),
@@ -210,6 +215,7 @@ class MainWindow(QMainWindow):
         self.form.generate_requested.connect(self.generate)
         self.form.task_changed.connect(self._task_changed)
         self.actions.edit_requested.connect(self._edit_row)
+        self.actions.animate_requested.connect(self._animate_row)
         self.actions.upscale_requested.connect(self.upscale_row)
         self.form.cancel_requested.connect(self.cancel_running)
         self.progress.cancel_job.connect(self.bridge.cancel)
@@ -228,6 +234,7 @@ class MainWindow(QMainWindow):
     def _fill_gallery_menu(self, menu) -> None:
         for action in (
             self.actions.edit,
+            self.actions.animate,
             self.actions.upscale_2,
             self.actions.upscale_4,
             self.actions.reuse,
@@ -258,6 +265,12 @@ class MainWindow(QMainWindow):
             self.form.show_error(f"Could not prepare the edit: {exc}.")
             return
         self.form.show_error("")
+        from desktop.ui.licence_warning import confirm_licence
+
+        if not confirm_licence(self, request, self.settings):  # a non-commercial model: asked once
+            if written_mask:
+                Path(written_mask).unlink(missing_ok=True)
+            return
         self.bridge.submit(request)
         self.stage.setCurrentWidget(self.progress)
         self.settings.remember_prompt(request.prompt)
@@ -365,6 +378,11 @@ class MainWindow(QMainWindow):
         return job
 
     def _edit_row(self, row: HistoryRow) -> None:
+        self.open_for_edit(self.library.still(row), row.id)
+
+    def _animate_row(self, row: HistoryRow) -> None:
+        """Animate: the picture becomes a clip's first frame (image-to-video, with a model that can)."""
+        self.form.offer_task(Task.IMAGE_TO_VIDEO)
         self.open_for_edit(self.library.still(row), row.id)
 
     def dragEnterEvent(self, event) -> None:
@@ -554,6 +572,17 @@ class MainWindow(QMainWindow):
             self.progress.show_message(
                 "<p>Select an image in the gallery, or write a prompt and press <b>Generate</b>.</p>"
             )
+
+    def open_models(self):
+        """Models → Manage; one dialog, kept (hidden) while the window lives, so a download goes on behind it."""
+        from desktop.ui.models_dialog import ModelsDialog
+
+        if getattr(self, "_models_dialog", None) is None:
+            self._models_dialog = ModelsDialog(lambda: self.settings, self)
+            self._models_dialog.models_changed.connect(self._scan_cached_models)
+        self._models_dialog.show()
+        self._models_dialog.activateWindow()  # in front again when it was open behind the window
+        return self._models_dialog
 
     def open_settings(self) -> None:
         from desktop.library.key_store import load_api_key, load_server_token, save_api_key, save_server_token

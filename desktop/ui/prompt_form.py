@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
+    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -48,6 +49,8 @@ from desktop.engine.request import (
 from desktop.engine.schedulers import SCHEDULERS
 from desktop.engine.tasks import FPS, FRAMES, SCALE, TASKS, Task
 from desktop.engine.vocabulary import unknown_words
+from desktop.models.memory import device_memory, memory_note
+from desktop.models.picker import models_for_task, tasks_of_list
 from desktop.resources import prompt_templates
 from desktop.ui.theme import error_colors
 
@@ -74,6 +77,7 @@ class PromptForm(QWidget):
         super().__init__(parent)
         self._engine = engine
         self._models: dict[str, list[str]] = {}
+        self._listed_tasks: frozenset[Task] = frozenset()  # what the listed models can do, together
         self._shown_task = Task.TEXT_TO_IMAGE
         self._tuning_by_media: dict = {}  # MediaKind -> size, steps, ... as the user left them
         self._last_seed: int | None = None
@@ -93,6 +97,12 @@ class PromptForm(QWidget):
         self.vocabulary_note.setWordWrap(True)
         self.vocabulary_note.hide()
         self._vocabulary_timer = QTimer(self, singleShot=True, interval=250)
+        # A model that needs more memory than the device has says so before it loads.
+        self.memory_note = QLabel()
+        self.memory_note.setWordWrap(True)
+        self.memory_note.hide()
+        self._memory_timer = QTimer(self, singleShot=True, interval=500)  # asks again while the device is probed
+        self._memory_timer.timeout.connect(self._show_memory_note)
         self._vocabulary_timer.timeout.connect(self._check_vocabulary)
 
         self.templates_button = QToolButton(text="Templates")
@@ -117,6 +127,10 @@ class PromptForm(QWidget):
         self.model.lineEdit().setPlaceholderText("model folder or org/name")
         self.browse = QToolButton(text="…")
         self.browse.setToolTip("Choose a diffusers model folder")
+        # The chosen model's licence, as its card says (a warning colour where it is non-commercial).
+        self.licence_note = QLabel()
+        self.licence_note.setWordWrap(True)
+        self.licence_note.hide()
 
         self.size_preset = QComboBox()
         self.width = QSpinBox(minimum=SIZE_MIN, maximum=SIZE_MAX, singleStep=SIZE_MULTIPLE, value=512)
@@ -186,6 +200,7 @@ class PromptForm(QWidget):
         form.addRow("Make", self.task)
         form.addRow("Backend", self.backend)
         form.addRow("Model", model_row)
+        form.addRow("", self.licence_note)
         form.addRow("Size", self.size_preset)
         form.addRow("", self._size_custom)
         form.addRow("Steps", self.steps)
@@ -211,6 +226,7 @@ class PromptForm(QWidget):
         outer.addWidget(self.negative_label)
         outer.addWidget(self.negative_prompt)
         outer.addLayout(form)
+        outer.addWidget(self.memory_note)
         outer.addWidget(self.error)
         outer.addLayout(buttons)
         outer.addStretch()
@@ -272,6 +288,7 @@ class PromptForm(QWidget):
         self._shown_task = task
         self.task_changed.emit(task)
         self._offer_backends_for(task)
+        self._fill_models(self._models.get(self.backend_value, []), self.model.currentText())
         if task.spec.media in self._tuning_by_media:
             self._restore_tuning(self._tuning_by_media[task.spec.media])
         elif task.spec.uses(FRAMES) and task in self.capabilities().tasks:
@@ -316,13 +333,65 @@ class PromptForm(QWidget):
             self._fill_models(self._models[backend_id], self.model.currentText())
 
     def _fill_models(self, names: list[str], current: str) -> None:
+        # Only the models that can do the chosen task (a listed one that cannot gives way to the first that
+        # can; a typed path stays); what the whole list can do keeps those tasks enabled in Make.
+        self._listed_tasks = tasks_of_list(self._engine, self.backend_value, names)
+        able = models_for_task(self._engine, self.backend_value, names, self.task_value)
+        if able and model_from_label(current) in names and model_from_label(current) not in able:
+            current = able[0]
+        names = able
         self.model.blockSignals(True)
         self.model.clear()
         self.model.addItems([model_label(name) for name in names])
+        self._mark_licences(names)
         current = model_label(model_from_label(current))
         self.model.setEditText(current or (model_label(names[0]) if names else ""))
         self.model.blockSignals(False)
         self._model_changed()
+
+    def _licence(self, model: str):
+        """The model's licence where its backend reads one from a model card (local models)."""
+        read = getattr(self._backend, "licence", None)
+        try:
+            return read(model) if read is not None and model else None
+        except (OSError, ValueError):
+            return None
+
+    def _mark_licences(self, names: list[str]) -> None:
+        """Each listed model's licence in its tooltip; a warning sign on those that forbid commercial use."""
+        warning = QWidget.style(self).standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+        for index, name in enumerate(names):
+            licence = self._licence(name)
+            if licence is not None:
+                self.model.setItemData(index, f"Licence: {licence.describe()}", Qt.ItemDataRole.ToolTipRole)
+                if licence.non_commercial:
+                    self.model.setItemIcon(index, warning)
+
+    def _show_licence(self) -> None:
+        licence = self._licence(self.model_value)
+        self.licence_note.setVisible(licence is not None)
+        if licence is None:
+            return
+        if licence.non_commercial:
+            background, text = error_colors()
+            self.licence_note.setStyleSheet(f"background: {background}; color: {text}; padding: 3px;")
+        else:
+            self.licence_note.setStyleSheet("")
+        self.licence_note.setText(f"Licence: {html.escape(licence.describe())}")
+
+    def offer_task(self, task: Task) -> None:
+        """Choose task ("Animate" chooses image-to-video); where the model cannot do it, the first listed
+        model that surely can, with its recipe. A hub id not yet found in the cache claims every task, so
+        only models that make nothing else (video folders) are picked."""
+        self.task.setCurrentIndex(self.task.findData(task.value))
+        if task in self.capabilities().tasks:
+            return
+        for name in self._models.get(self.backend_value, []):
+            tasks = self._engine.capabilities(self.backend_value, name).tasks
+            if task in tasks and Task.TEXT_TO_IMAGE not in tasks:
+                self.select_model(name)
+                self.apply_defaults()
+                return
 
     def _backend_changed(self) -> None:
         backend = self._backend
@@ -345,15 +414,28 @@ class PromptForm(QWidget):
             )
         self.vocabulary_note.setVisible(bool(unknown))
 
+    def _show_memory_note(self) -> None:
+        """Where the chosen local model needs more memory than this computer's device has, say so now."""
+        runtime = getattr(getattr(self._engine, "config", None), "runtime", None)
+        local = getattr(self._backend, "models_are_paths", False)
+        note = memory_note(self.model_value, runtime, self.model.currentText()) if local else ""
+        if local and not note and device_memory(getattr(runtime, "device", "auto") or "auto", wait=False) is None:
+            self._memory_timer.start()  # the device is still being asked (nvidia-smi)
+        self.memory_note.setText(html.escape(note[:1].upper() + note[1:]))
+        self.memory_note.setVisible(bool(note))
+
     def _model_changed(self) -> None:
         caps = self.capabilities()
+        self._show_licence()
         # Tasks this model cannot do stay listed, disabled, saying why.
         for index in range(self.task.count()):
             task = Task(self.task.itemData(index))
             item = self.task.model().item(index)
-            item.setEnabled(task in caps.tasks)
-            item.setToolTip("" if task in caps.tasks else caps.why_not.get(task, "this model cannot do it") + ".")
+            able = task in caps.tasks or task in self._listed_tasks  # choosing it picks a model that can
+            item.setEnabled(able)
+            item.setToolTip("" if able else caps.why_not.get(task, "this model cannot do it") + ".")
         self._vocabulary_timer.start()
+        self._show_memory_note()
         for widget, control in (
             (self.steps, STEPS),
             (self.guidance, GUIDANCE),

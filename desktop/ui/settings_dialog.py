@@ -124,8 +124,8 @@ class SettingsDialog(QDialog):
         cached = QLabel(
             "Found in the Hugging Face cache: "
             + (", ".join(cached_models) if cached_models else "none")
-            + ". Models are never downloaded by the app: copy a diffusers folder here, or fetch a model once "
-            "with `hf download org/name` where there is a network."
+            + ". Nothing is downloaded unless you ask: Models → Manage downloads from the catalogue or any "
+            "Hugging Face id; a diffusers folder added here is used where it is."
         )
         cached.setWordWrap(True)
         page = QWidget()

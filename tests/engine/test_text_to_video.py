@@ -93,8 +93,8 @@ def test_task_and_model_must_match(engine, tiny_model, tiny_video_model):
 @pytest.mark.parametrize(
     ("changes", "says"),
     [
-        ({"frames": 1}, "frames must be between 2 and 128"),
-        ({"frames": 500}, "frames must be between 2 and 128"),
+        ({"frames": 1}, "frames must be between 2 and 257"),
+        ({"frames": 500}, "frames must be between 2 and 257"),
         ({"fps": 0}, "fps must be between 1 and 60"),
         ({"backend": "openai"}, "the OpenAI Images API makes no videos"),
     ],

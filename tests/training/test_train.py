@@ -44,7 +44,14 @@ def test_a_short_training_run_writes_a_pipeline_folder_that_the_engine_loads(tmp
     out = tmp_path / "demo"
     argv = ["train", "--out", str(out), "--pictures", "300", "--vae-minutes", "0.03", "--unet-minutes", "0.03"]
     monkeypatch.setattr(sys, "argv", argv)
-    train.main()
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        train.main()
+    finally:
+        # main() sets its own thread count: tests after this one compare pixels with other processes.
+        torch.set_num_threads(threads)
     index = json.loads((out / "model_index.json").read_text())
     assert index["_class_name"] == "StableDiffusionPipeline"
     assert sorted(p.parent.name for p in out.rglob("*.safetensors")) == ["text_encoder", "unet", "vae"]
