@@ -36,6 +36,7 @@ from desktop.engine.schedulers import make_scheduler
 from desktop.engine.speed import apply_speed_options
 from desktop.engine.step_reports import Interrupted, StepReporter
 from desktop.engine.tasks import MediaKind, Task
+from desktop.engine.upscalers.catalog import PIPELINE_SCALES
 from desktop.engine.vocabulary import word_level_tokenizer
 
 # Upscaling makes an image too, but on its own backend (upscalers are not diffusers pipelines alone).
@@ -83,6 +84,9 @@ def _pipeline_tasks(folder: Path | None) -> tuple[frozenset[Task], dict[Task, st
         Task.IMAGE_TO_VIDEO: "this model makes images, not videos: choose an image-to-video model "
         "(Wan I2V or TI2V, LTX-Video, CogVideoX I2V)",
     }
+    if class_name in PIPELINE_SCALES:  # an upscaler: it enlarges a picture, on the Upscalers backend
+        why = "this is an upscaling model: choose the Upscalers backend and Upscale"
+        return frozenset(), {t: why for t in Task}
     if "Inpaint" in class_name:
         why = "this is an inpainting model: use it to inpaint or outpaint"
         return MASK_TASKS, {**{t: why for t in IMAGE_TASKS - MASK_TASKS}, **why_video, **no_3d}

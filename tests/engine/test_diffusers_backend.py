@@ -193,3 +193,15 @@ def test_asking_for_a_gpu_that_is_not_there_is_a_clear_error(tiny_model):
         pytest.skip("this machine has a CUDA GPU, so asking for one is not an error")
     with pytest.raises(EngineError, match="no CUDA GPU is available: choose auto or cpu"):
         Engine(runtime=RuntimeOptions(device="cuda")).generate(request_for(tiny_model))
+
+
+def test_an_upscaler_folder_makes_nothing_here_and_says_where_it_belongs(tmp_path):
+    from desktop.engine.diffusers_backend import model_tasks
+    from desktop.engine.tasks import Task
+
+    folder = tmp_path / "sd-x4-upscaler"
+    folder.mkdir()
+    (folder / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionUpscalePipeline"}))
+    tasks, why_not = model_tasks(folder)
+    assert tasks == frozenset()
+    assert "Upscalers backend" in why_not[Task.TEXT_TO_IMAGE] and "Upscalers backend" in why_not[Task.UPSCALE]
