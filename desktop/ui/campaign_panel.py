@@ -37,7 +37,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.engine.errors import ValidationError
 from desktop.engine.presets import model_label
+from desktop.engine.request import GenerationRequest
 from desktop.jobs.campaign import Campaign, CampaignError, CampaignSettings, plan
 from desktop.jobs.campaign_estimate import estimate_seconds
 from desktop.jobs.campaign_formats import FORMATS
@@ -50,7 +52,6 @@ from desktop.ui.progress_panel import format_seconds
 
 if TYPE_CHECKING:
     from desktop.engine.engine import Engine
-    from desktop.engine.request import GenerationRequest
     from desktop.library.store import Library
     from desktop.ui.bridge import GenerationBridge
 
@@ -66,10 +67,13 @@ class CampaignPanel(QWidget):
         form_request: Callable[[], GenerationRequest],
         bridge: GenerationBridge,
         library: Library,
+        confirm_licence: Callable[[GenerationRequest], bool] = lambda request: True,
         parent=None,
     ) -> None:
+        """confirm_licence(request) asks before a model with a non-commercial licence makes anything."""
         super().__init__(parent)
         self._engine, self._form_request, self._library = engine, form_request, library
+        self._confirm_licence = confirm_licence
         self._campaign: Campaign | None = None
         self.driver = CampaignDriver(bridge, self)
         self.review = CampaignReview(library.thumbnail_dir, self)
@@ -368,10 +372,29 @@ class CampaignPanel(QWidget):
         except (CampaignError, LibraryError) as exc:
             self._show_error(str(exc))
             return
+        if not self._licences_accepted(session):
+            session.close()
+            self._show_message("Not run: the model's licence was not accepted.", True)
+            return
         self._adopt(session)
         self.pages.setCurrentWidget(self.review)
         self.driver.start(session)
         self._fill_earlier()
+
+    def _licences_accepted(self, session: CampaignSession) -> bool:
+        """Each model the campaign uses, as the engine validates it (its licence read from its card),
+        past the same warning a single picture gets."""
+        settings = session.campaign.settings
+        for model in dict.fromkeys(item.model for item in session.items):
+            try:
+                probe = self._engine().validate(
+                    GenerationRequest(prompt="licence check", backend=settings.backend, model=model)
+                )
+            except ValidationError:
+                continue  # the plan validated every row's request: a probe's own defaults may not apply
+            if not self._confirm_licence(probe):
+                return False
+        return True
 
     def _adopt(self, session: CampaignSession) -> None:
         """Review session's images; the driver owns it from now on."""

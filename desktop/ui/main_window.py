@@ -85,7 +85,9 @@ class MainWindow(QMainWindow):
         self.stage = QTabWidget()
         self.stage.addTab(self.progress, "Generate")
         self.stage.addTab(self.edit_panel, "Edit")
-        self.campaign = CampaignPanel(lambda: self.engine, self.form.request, bridge, library)
+        self.campaign = CampaignPanel(
+            lambda: self.engine, self.form.request, bridge, library, confirm_licence=self._confirm_licence
+        )
         self.stage.addTab(self.campaign, "Campaign")
         self.gallery = GalleryView(self.gallery_model)
         self.actions = GalleryActions(self.gallery_model, lambda: self.settings, self.gallery)
@@ -421,6 +423,15 @@ class MainWindow(QMainWindow):
         skipped = self.form.apply_found(found)
         left = f" Not used: {', '.join(skipped)}." if skipped else ""
         self.statusBar().showMessage(f"Settings from {found.generator} loaded into the form.{left}", 10000)
+
+    def _confirm_licence(self, request: GenerationRequest) -> bool:
+        """The non-commercial licence warning (asked once per model); a "don't ask again" is saved."""
+        from desktop.ui.licence_warning import confirm_licence
+
+        accepted = confirm_licence(self, request, self.settings)
+        if accepted:
+            self._save_settings()
+        return accepted
 
     def _stage_tab_changed(self) -> None:
         campaign = self.stage.currentWidget() is self.campaign

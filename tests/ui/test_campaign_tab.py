@@ -121,3 +121,25 @@ def test_an_earlier_campaign_comes_back_after_a_restart_with_its_approvals(qtbot
     tab.run()  # nothing is missing: nothing is made
     run_until(qtbot, tab, FINISHED)
     assert again.library.db.count() == 3
+
+
+def test_a_non_commercial_model_is_questioned_before_the_campaign_makes_anything(qtbot, window, tiny_model, tmp_path):
+    import shutil
+
+    from tests.ui.test_animate import answer_warning
+
+    model = shutil.copytree(tiny_model, tmp_path / "nc-model")
+    (model / "README.md").write_text("---\nlicense: cc-by-nc-4.0\n---\n# a model for non-commercial use\n")
+    tab = define(window, tmp_path, formats=("1:1",))
+    window.form.model.setEditText(str(model))
+    tab.refresh_plan()
+    answers: list = []
+    answer_warning(answers, "cancel")
+    tab.run()
+    assert len(answers) == 1 and "CC-BY-NC" in answers[0].upper()
+    assert "not accepted" in tab.status.text() and window.library.db.count() == 0
+
+    answer_warning(answers, "generate")
+    tab.run()
+    run_until(qtbot, tab, FINISHED)
+    assert len(answers) == 2 and window.library.db.count() == 3
