@@ -79,6 +79,20 @@ def has_safetensors(folder: Path) -> bool:
     return any(folder.glob("*/*.safetensors"))
 
 
+def cached_weight_repos(cache_dir: str | Path | None = None) -> list[Path]:
+    """The newest snapshot folder of each cached repository that is not a diffusers pipeline: where a
+    downloaded weights file (an upscaler such as Real-ESRGAN) lives."""
+    found = []
+    for snapshots in sorted(hub_cache_dir(cache_dir).glob("models--*/snapshots")):
+        try:
+            newest = max((p for p in snapshots.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, default=None)
+        except OSError:
+            continue
+        if newest is not None and not (newest / "model_index.json").exists():
+            found.append(newest)
+    return found
+
+
 def cached_pipelines(cache_dir: str | Path | None = None) -> list[str]:
     """Hub ids of diffusers pipelines already in the Hugging Face cache (a quick folder scan)."""
     root = hub_cache_dir(cache_dir)

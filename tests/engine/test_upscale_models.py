@@ -142,11 +142,15 @@ def test_upscalers_in_the_model_folders_are_listed_with_architecture_scale_and_l
     cache = tmp_path / "hf-cache"
     shutil.copytree(sd_x4, cache / "models--stabilityai--stable-diffusion-x4-upscaler" / "snapshots" / "abc123")
     shutil.copytree(tiny_model, cache / "models--org--tiny-sd" / "snapshots" / "def456")
+    # A weights file Models -> Manage downloaded (a repository that is no pipeline).
+    snapshot = cache / "models--Comfy-Org--Real-ESRGAN_repackaged" / "snapshots" / "ghi789"
+    snapshot.mkdir(parents=True)
+    downloaded = build_realesrgan(snapshot / "RealESRGAN_x4plus.safetensors")
     config = EngineConfig(model_folders=(str(models), str(tiny_model)), hf_cache_dir=str(cache))
     backend = UpscaleBackend(config)
     # The folder's own files first, then each subfolder's; the generator model folder is no upscaler.
     hub_id = "stabilityai/stable-diffusion-x4-upscaler"
-    assert backend.models() == ["lanczos", str(x2), str(ultra), str(sd_x4), hub_id]
+    assert backend.models() == ["lanczos", str(x2), str(ultra), str(sd_x4), hub_id, str(downloaded)]
     labels = [info.label for info in backend.upscalers()]
     assert labels == [
         "Plain resize (Lanczos)",
@@ -154,6 +158,7 @@ def test_upscalers_in_the_model_folders_are_listed_with_architecture_scale_and_l
         "4x-UltraSharp.safetensors (ESRGAN ×4, 1 block, 8 features, licence cc-by-nc-sa-4.0)",
         "sd-x4-upscaler (StableDiffusionUpscalePipeline ×4)",
         "stabilityai/stable-diffusion-x4-upscaler (StableDiffusionUpscalePipeline ×4)",
+        "RealESRGAN_x4plus.safetensors (Real-ESRGAN ×4, 1 block, 8 features)",
     ]
     assert backend.capabilities(hub_id).defaults["scale"] == 4.0
     assert backend.capabilities(str(ultra)).defaults == {"scale": 4.0}

@@ -27,7 +27,7 @@ from desktop.engine.backend import GUIDANCE, NEGATIVE_PROMPT, SEED, STEPS, Backe
 from desktop.engine.devices import RuntimeOptions, pick_device
 from desktop.engine.edit_inputs import as_rgb, open_picture
 from desktop.engine.errors import EngineError, GenerationCancelled, ValidationError
-from desktop.engine.models import cached_pipelines
+from desktop.engine.models import cached_pipelines, cached_weight_repos
 from desktop.engine.pipeline_cache import PipelineCache
 from desktop.engine.registry import EngineConfig
 from desktop.engine.request import (
@@ -77,14 +77,17 @@ class UpscaleBackend:
     # -- models ------------------------------------------------------------------------------
 
     def upscalers(self) -> list[UpscalerInfo]:
-        """The plain resize, the upscalers in the user's model folders, then the diffusers upscalers in the
-        Hugging Face cache, with what lists show."""
+        """The plain resize, the upscalers in the user's model folders, then those in the Hugging Face
+        cache (diffusers upscalers, and weights files Models → Manage downloaded), with what lists show."""
         try:
-            cached = cached_pipelines(self.config.hf_cache_dir)
+            cached, weight_repos = (
+                cached_pipelines(self.config.hf_cache_dir),
+                cached_weight_repos(self.config.hf_cache_dir),
+            )
         except OSError:
-            cached = []
+            cached, weight_repos = [], []
         hub = [info for info in map(self.catalog.inspect, cached) if info.usable]
-        return [LANCZOS_INFO, *self.catalog.find(self.config.model_folders), *hub]
+        return [LANCZOS_INFO, *self.catalog.find(self.config.model_folders), *hub, *self.catalog.find(weight_repos)]
 
     def models(self) -> list[str]:
         return [info.model for info in self.upscalers()]
