@@ -224,6 +224,21 @@ def scan_folder(folder: Path) -> list[InstalledModel]:
     return models
 
 
+def tool_folder_models(model_folders) -> list[str]:
+    """ "pipeline:<folder>" and "upscaler:<file>" for each usable model inside the AUTOMATIC1111 / ComfyUI /
+    InvokeAI folders among model_folders (a quick walk: no disk use summed), for the form's lists;
+    plain model folders are the engine's to list."""
+    found = []
+    for folder in model_folders:
+        tool = detect_tool(Path(folder).expanduser())
+        for item in scan_tool(*tool) if tool is not None else []:
+            if item.kind == "pipeline" and not pipeline_problem(item.path):
+                found.append(f"pipeline:{item.path}")
+            elif item.kind == "upscaler" and item.path.suffix.lower() == ".safetensors":
+                found.append(f"upscaler:{item.path}")
+    return found
+
+
 def _found(found) -> InstalledModel:
     if found.kind == "pipeline":
         return _pipeline(found.path, found.tool)

@@ -30,6 +30,7 @@ from desktop.jobs.runner import JobState
 from desktop.library.history import HistoryRow
 from desktop.library.settings import Settings, save_settings
 from desktop.library.store import Library
+from desktop.models.installed import tool_folder_models
 from desktop.ui.bridge import GenerationBridge, ThumbnailLoader, run_in_background
 from desktop.ui.campaign_panel import CampaignPanel
 from desktop.ui.details_pane import DetailsPane
@@ -73,6 +74,7 @@ class MainWindow(QMainWindow):
         self.bridge = bridge
         bridge.setParent(self)
         self._closed = False
+        self._in_tool_folders: dict[str, list[str]] = {}  # "pipeline"/"upscaler" -> paths in other tools' folders
         self.setAcceptDrops(True)
         # Validates requests and answers what models can do; generating happens in the worker.
         self.engine = Engine(engine_config(settings))
@@ -140,6 +142,7 @@ class MainWindow(QMainWindow):
         # Scanning the Hugging Face cache touches the disk: do it after the first paint.
         QTimer.singleShot(0, self._scan_cached_models)
         QTimer.singleShot(0, self._fetch_server_models)
+        QTimer.singleShot(0, self._scan_tool_folders)
         QTimer.singleShot(WARM_UP_AFTER_MS, self._warm_up_demo)
 
     # --- construction ----------------------------------------------------------------------
@@ -541,10 +544,33 @@ class MainWindow(QMainWindow):
 
     def _scan_cached_models(self) -> None:
         current = self.form.model.currentText()
-        self.form.set_models("diffusers", self.engine.backend("diffusers").models())
+        found = self._in_tool_folders
+        self.form.set_models("diffusers", [*self.engine.backend("diffusers").models(), *found.get("pipeline", [])])
+        if found.get("upscaler"):
+            self.form.set_models("upscale", [*self.engine.backend("upscale").models(), *found["upscaler"]])
         if current:
             self.form.model.setEditText(current)
         self._show_idle_message()
+
+    def _scan_tool_folders(self) -> None:
+        """Models already in AUTOMATIC1111 / ComfyUI / InvokeAI folders added in Settings (used where they
+        are): looked for on a background thread (a deep folder walk), then offered in the form."""
+        folders = list(self.settings.model_folders)
+        if not folders:
+            return
+        run_in_background(
+            self,
+            lambda: tool_folder_models(folders),
+            self._found_in_tool_folders,
+            lambda message: self.statusBar().showMessage(f"Looking through the model folders failed: {message}", 8000),
+        )
+
+    def _found_in_tool_folders(self, found: list) -> None:
+        self._in_tool_folders = {}
+        for entry in found:
+            kind, _, path = entry.partition(":")
+            self._in_tool_folders.setdefault(kind, []).append(path)
+        self._scan_cached_models()
 
     def _fetch_server_models(self) -> None:
         """The team server's models, asked on a background thread (a network call); the form lists them."""
@@ -629,6 +655,7 @@ class MainWindow(QMainWindow):
         self.bridge.reset_engine(settings)
         self.form.set_models("diffusers", self.engine.backend("diffusers").models())
         self._fetch_server_models()
+        self._scan_tool_folders()
 
     def _save_settings(self) -> None:
         try:

@@ -168,3 +168,22 @@ def test_downloading_keeps_the_ui_responsive_and_loads_no_machine_learning_libra
     assert report["ok"], report["message"]
     assert report["ml"] == []
     assert report["max_gap_ms"] < 50, report
+
+
+def test_models_in_a_comfyui_folder_are_offered_in_the_form_where_they_are(qtbot, make_window, tiny_model, tmp_path):
+    import shutil
+
+    from tiny_upscalers import build_realesrgan
+
+    from desktop.library.settings import Settings
+
+    comfy = tmp_path / "ComfyUI"
+    (comfy / "models" / "checkpoints").mkdir(parents=True)
+    (comfy / "models" / "upscale_models").mkdir()
+    pipeline = Path(shutil.copytree(tiny_model, comfy / "models" / "diffusers" / "tiny-sd"))
+    upscaler = build_realesrgan(comfy / "models" / "upscale_models" / "4x-test.safetensors")
+    window = make_window(Settings(model_folders=[str(comfy)]))
+    # Found on a background thread after the first paint; used in place, nothing copied.
+    qtbot.waitUntil(lambda: str(pipeline) in window.form._models.get("diffusers", []), timeout=10000)
+    assert str(upscaler) in window.form._models.get("upscale", [])
+    assert sorted(p.name for p in (comfy / "models").iterdir()) == ["checkpoints", "diffusers", "upscale_models"]
