@@ -20,7 +20,14 @@ from desktop.engine.edit_inputs import edit_inputs_for, model_size, paste_back
 from desktop.engine.errors import EngineError, GenerationCancelled, ValidationError
 from desktop.engine.models import cached_pipelines, has_safetensors, has_variant, resolve_model
 from desktop.engine.pipeline_cache import PipelineCache
-from desktop.engine.presets import DEMO_MODEL, ModelPreset, demo_installed, preset_for
+from desktop.engine.presets import (
+    DEMO_MODEL,
+    ModelPreset,
+    built_in_folder,
+    demo_installed,
+    installed_built_ins,
+    preset_for,
+)
 from desktop.engine.preview import projection_for
 from desktop.engine.registry import EngineConfig
 from desktop.engine.request import (
@@ -124,16 +131,15 @@ class DiffusersBackend:
             cached = cached_pipelines(self.hf_cache_dir)
         except OSError:
             cached = []
-        local = self.local_models()
-        demo = [m for m in local if m == DEMO_MODEL]
-        return list(dict.fromkeys([*(m for m in local if m != DEMO_MODEL), *cached, *demo]))
+        local, built_in = self.local_models(), installed_built_ins()
+        return list(dict.fromkeys([*(m for m in local if m not in built_in), *cached, *built_in]))
 
     def local_models(self) -> list[str]:
-        """The settings' pipeline folders, then the demo: what is listed before the HF cache is scanned.
+        """The settings' pipeline folders, then the built-in demo models: listed before the HF cache is scanned.
         Settings' model folders also hold other kinds (a folder of upscaler files): those are left out; a
         folder not there (yet) stays, so generating with it says what is wrong."""
         folders = [f for f in self.config.model_folders if _may_be_pipeline(Path(f).expanduser())]
-        return [*folders, *([DEMO_MODEL] if demo_installed() else [])]
+        return [*folders, *installed_built_ins()]
 
     def default_model(self) -> str:
         return DEMO_MODEL if demo_installed() else ""
@@ -448,7 +454,7 @@ def _may_be_pipeline(folder: Path) -> bool:
 def _local_folder(model: str) -> Path | None:
     """The model's folder where it can be found without touching the HF cache (cheap: the form asks often)."""
     try:
-        folder = resolve_model(model) if model == DEMO_MODEL else Path(model).expanduser()
+        folder = resolve_model(model) if built_in_folder(model) else Path(model).expanduser()
         return folder if (folder / "model_index.json").is_file() else None
     except (OSError, ValueError, EngineError):
         return None

@@ -27,16 +27,17 @@ def hub_cache_dir(cache_dir: str | Path | None = None) -> Path:
 
 def resolve_model(reference: str, cache_dir: str | Path | None = None) -> Path:
     """Return the folder holding the model's model_index.json."""
-    from desktop.engine.presets import DEMO_MODEL
-    from desktop.resources import DEMO_MODEL_DIR
+    from desktop.engine.presets import DEMO_MODEL, built_in_folder
 
-    if reference == DEMO_MODEL:
-        if not (DEMO_MODEL_DIR / "model_index.json").is_file():
+    built_in = built_in_folder(reference)
+    if built_in is not None:
+        if not (built_in / "model_index.json").is_file():
+            trainer = "demo" if reference == DEMO_MODEL else "demo_video"
             raise EngineError(
-                f"the built-in demo model is missing from {DEMO_MODEL_DIR}: reinstall the app, or train it with "
-                "python -m desktop.training.demo.train."
+                f"the built-in model {reference} is missing from {built_in}: reinstall the app, or train it with "
+                f"python -m desktop.training.{trainer}.train."
             )
-        return DEMO_MODEL_DIR
+        return built_in
     path = Path(reference).expanduser()
     if path.exists():
         return _check_folder(path.resolve())

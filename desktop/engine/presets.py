@@ -9,6 +9,7 @@ diffusers model gets. Backends and the form read these; nothing else special-cas
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from desktop.resources import DEMO_MODEL_DIR
 
@@ -217,6 +218,16 @@ def is_demo(model: str) -> bool:
     return model.strip() == DEMO_MODEL
 
 
+def built_in_folder(model: str) -> Path | None:
+    """The folder of a built-in model named by model ("demo", "demo-video"), else None."""
+    return {DEMO_MODEL: DEMO_MODEL_DIR, DEMO_VIDEO_MODEL: DEMO_VIDEO_MODEL_DIR}.get(model.strip())
+
+
+def installed_built_ins() -> list[str]:
+    """The built-in models shipped with this install (the demo video model may not be)."""
+    return [name for name in (DEMO_MODEL, DEMO_VIDEO_MODEL) if (built_in_folder(name) / "model_index.json").is_file()]
+
+
 def demo_installed() -> bool:
     return (DEMO_MODEL_DIR / "model_index.json").is_file()
 
@@ -224,6 +235,8 @@ def demo_installed() -> bool:
 def preset_for(model: str, pipeline_class: str = "") -> ModelPreset:
     if is_demo(model):
         return DEMO
+    if is_demo_video(model):
+        return DEMO_VIDEO
     return BY_PIPELINE_CLASS.get(pipeline_class, IMAGE_DEFAULTS)
 
 

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from desktop import __version__
 from desktop.engine.engine import Engine
 from desktop.engine.errors import ValidationError
-from desktop.engine.presets import DEMO_MODEL, DEMO_VOCABULARY, is_demo
+from desktop.engine.presets import DEMO_MODEL, DEMO_VOCABULARY, installed_built_ins, is_demo
 from desktop.engine.request import GenerationRequest
 from desktop.engine.tasks import EXTEND, Task
 from desktop.jobs.local import engine_config, server_model_list
@@ -132,7 +132,8 @@ class MainWindow(QMainWindow):
         # Folders from the settings and the demo now; the HF cache is scanned after the first paint.
         self.form.set_models("diffusers", self._local_models())
         self.form.restore(settings.last_form)
-        if not settings.last_form and self._local_models() == [DEMO_MODEL]:
+        local = self._local_models()
+        if not settings.last_form and local and set(local) <= set(installed_built_ins()):
             # Nothing else configured (a fresh install): the built-in model, ready to go.
             self.form.select_model(DEMO_MODEL)
             self.form.apply_defaults()

@@ -205,3 +205,15 @@ def test_an_upscaler_folder_makes_nothing_here_and_says_where_it_belongs(tmp_pat
     tasks, why_not = model_tasks(folder)
     assert tasks == frozenset()
     assert "Upscalers backend" in why_not[Task.TEXT_TO_IMAGE] and "Upscalers backend" in why_not[Task.UPSCALE]
+
+
+def test_a_missing_built_in_video_model_says_how_to_get_it_and_is_not_listed(tmp_path, monkeypatch):
+    from desktop.engine.models import resolve_model
+    from desktop.engine.presets import installed_built_ins
+
+    monkeypatch.setattr("desktop.engine.presets.DEMO_VIDEO_MODEL_DIR", tmp_path / "no-demo-video")
+    with pytest.raises(
+        EngineError, match=r"built-in model demo-video is missing .* desktop\.training\.demo_video\.train"
+    ):
+        resolve_model("demo-video")
+    assert "demo-video" not in installed_built_ins() and "demo-video" not in DiffusersBackend().models()
