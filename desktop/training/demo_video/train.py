@@ -1,0 +1,333 @@
+"""Train the built-in demo video model on this machine's CPU, from the image demo model, and save it as
+a standard diffusers AnimateDiffPipeline folder (safetensors).
+
+    OMP_NUM_THREADS=1 python -m desktop.training.demo_video.train --out /tmp/demo-video --minutes 70
+
+What it starts from: the image demo model (resources/models/demo). Its autoencoder is used as it is
+(every frame is a 64x64 picture of a flat shape, which it already encodes), its UNet becomes the
+spatial half of a UNetMotionModel with new motion modules (temporal attention, initialised to do
+nothing, so training starts from the image model making 16 separate pictures), and its text encoder
+gets the words for motion (moving, up, down, growing, shrinking) beside the colours and shapes it
+knows. The clips are encoded once with the frozen autoencoder; then the UNet (spatial and motion
+layers) and the text encoder train jointly on the latents, within a time budget, with a cosine
+learning rate and an EMA of the weights, which is what is saved (also every --checkpoint-minutes, so
+a partial model can be evaluated). Figures go to training.json beside the weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from desktop.training.demo_video.clips import FRAMES, REVERSED, SYNONYMS, VOCABULARY, Clip, dataset
+
+# Captions are short ("a red circle moving to the right on a blue background" is 11 words): a
+# 16-token context is a fifth of CLIP's 77 for the cross-attention to read.
+MAX_TOKENS = 16
+
+
+def image_demo_folder() -> Path:
+    from desktop.resources import DEMO_MODEL_DIR
+
+    return DEMO_MODEL_DIR
+
+
+def build_tokenizer():
+    from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1, "[UNK]": 2}
+    for word in VOCABULARY:
+        if word not in SYNONYMS:
+            vocab[word] = len(vocab)
+    core = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    # Synonyms are rewritten before lookup: two words sharing an id would drop one of them to [UNK].
+    core.normalizer = normalizers.Sequence(
+        [normalizers.Lowercase()]
+        + [normalizers.Replace(Regex(rf"\b{word}\b"), same) for word, same in SYNONYMS.items()]
+    )
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    core.post_processor = processors.TemplateProcessing(
+        single="<|startoftext|> $A <|endoftext|>", special_tokens=[("<|startoftext|>", 0), ("<|endoftext|>", 1)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        bos_token="<|startoftext|>",
+        eos_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+        unk_token="[UNK]",
+        model_max_length=MAX_TOKENS,
+    )
+
+
+def load_models(image_folder: Path, video_folder: Path):
+    """Go on from a saved demo video model (its text encoder and UNet; the image demo's autoencoder)."""
+    from diffusers import AutoencoderKL, UNetMotionModel
+    from transformers import CLIPTextModel
+
+    vae = AutoencoderKL.from_pretrained(image_folder / "vae").eval().requires_grad_(False)
+    text_encoder = CLIPTextModel.from_pretrained(video_folder / "text_encoder")
+    unet = UNetMotionModel.from_pretrained(video_folder / "unet")
+    return vae, text_encoder, unet
+
+
+def build_models(image_folder: Path, tokenizer):
+    """The image demo's autoencoder; its text encoder with this vocabulary (the words both know keep
+    their embeddings); a UNetMotionModel with its UNet's weights and new motion modules."""
+    import torch
+    from diffusers import AutoencoderKL, MotionAdapter, UNet2DConditionModel, UNetMotionModel
+    from transformers import AutoTokenizer, CLIPTextModel
+
+    vae = AutoencoderKL.from_pretrained(image_folder / "vae").eval().requires_grad_(False)
+    image_text = CLIPTextModel.from_pretrained(image_folder / "text_encoder")
+    image_vocab = AutoTokenizer.from_pretrained(image_folder / "tokenizer").get_vocab()
+    vocab = tokenizer.get_vocab()
+    config = copy.deepcopy(image_text.config)
+    config.vocab_size = len(set(vocab.values()))
+    text_encoder = CLIPTextModel(config)
+    state = image_text.state_dict()
+    old = image_text.get_input_embeddings().weight.detach()
+    state = {k: v for k, v in state.items() if not k.endswith("token_embedding.weight")}
+    missing, unexpected = text_encoder.load_state_dict(state, strict=False)
+    assert not unexpected and all(k.endswith("token_embedding.weight") for k in missing), (missing, unexpected)
+    with torch.no_grad():
+        new = text_encoder.get_input_embeddings().weight
+        new.copy_(old.mean(0) + 0.5 * old.std(0) * torch.randn(new.shape, generator=torch.Generator().manual_seed(0)))
+        for word, index in vocab.items():
+            if word in image_vocab:
+                new[index] = old[image_vocab[word]]
+
+    unet2d = UNet2DConditionModel.from_pretrained(image_folder / "unet")
+    adapter = MotionAdapter(
+        block_out_channels=tuple(unet2d.config.block_out_channels),
+        motion_layers_per_block=unet2d.config.layers_per_block,
+        motion_num_attention_heads=4,
+        motion_norm_num_groups=unet2d.config.norm_num_groups,
+        motion_max_seq_length=32,
+        use_motion_mid_block=True,
+    )
+    converted = UNetMotionModel.from_unet2d(unet2d, adapter)
+    # UNetMotionModel has no "text" addition embedding (the image UNet's pooled-caption path): its
+    # config must not say it has one. The cross-attention carries the caption alone from here.
+    unet = UNetMotionModel.from_config({**converted.config, "addition_embed_type": None})
+    unet.load_state_dict(converted.state_dict())
+    with torch.no_grad():  # motion modules start as the identity (AnimateDiff's zero-initialised output)
+        for module in unet.modules():
+            if type(module).__name__ == "AnimateDiffTransformer3D":
+                module.proj_out.weight.zero_()
+                module.proj_out.bias.zero_()
+    return vae, text_encoder, unet
+
+
+def to_tensor(frames: np.ndarray):
+    import torch
+
+    return torch.from_numpy(frames).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+def encode_clips(vae, videos: np.ndarray, log, batch: int = 128):
+    """(clips, 4, frames, 16, 16) latents, scaled as the pipeline scales them."""
+    import torch
+
+    flat = videos.reshape(-1, *videos.shape[2:])
+    chunks = []
+    with torch.no_grad():
+        for start in range(0, len(flat), batch):
+            chunks.append(vae.encode(to_tensor(flat[start : start + batch])).latent_dist.mode())
+            if (start // batch) % 50 == 49:
+                log(f"encoded {start + batch} of {len(flat)} frames")
+    latents = torch.cat(chunks) * vae.config.scaling_factor
+    n, f = videos.shape[:2]
+    return latents.reshape(n, f, *latents.shape[1:]).permute(0, 2, 1, 3, 4).contiguous()
+
+
+def train(
+    unet, text_encoder, tokenizer, latents, clips: list[Clip], minutes: float, batch: int, lr: float, log, checkpoint
+) -> dict:
+    import torch
+    from diffusers import DDPMScheduler
+
+    # v-prediction, as the image demo (and its scheduler) was trained.
+    scheduler = DDPMScheduler(
+        num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="v_prediction"
+    )
+
+    def ids(captions):
+        return tokenizer(
+            captions, padding="max_length", max_length=MAX_TOKENS, truncation=True, return_tensors="pt"
+        ).input_ids
+
+    # Every clip also plays backwards, which is another clip: left <-> right, growing <-> shrinking.
+    forward = ids([c.caption for c in clips])
+    backward = ids([Clip(c.shape, c.color, c.background, REVERSED[c.motion], wording=c.wording).caption for c in clips])
+    empty = ids([""])[0]
+    motion = [p for n, p in unet.named_parameters() if "motion_modules" in n]
+    others = [p for n, p in unet.named_parameters() if "motion_modules" not in n] + list(text_encoder.parameters())
+    groups = [{"params": motion, "lr": lr, "base": lr}, {"params": others, "lr": lr / 2, "base": lr / 2}]
+    optimizer = torch.optim.AdamW(groups, weight_decay=1e-2)
+    ema = copy.deepcopy(unet).requires_grad_(False)
+    ema_text = copy.deepcopy(text_encoder).requires_grad_(False)
+    generator = torch.Generator().manual_seed(1)
+    started = time.time()
+    deadline, step, next_checkpoint = started + minutes * 60, 0, started + checkpoint[0] * 60
+    unet.train()
+    text_encoder.train()
+    losses = []
+    while time.time() < deadline:
+        index = torch.randint(0, len(latents), (batch,), generator=generator)
+        reverse = torch.rand(batch, generator=generator) < 0.5
+        x0 = latents[index]
+        x0 = torch.where(reverse[:, None, None, None, None], x0.flip(2), x0)
+        tokens = torch.where(reverse[:, None], backward[index], forward[index])
+        drop = torch.rand(batch, generator=generator) < 0.1  # empty captions teach the unconditional half of CFG
+        tokens[drop] = empty
+        noise = torch.randn(x0.shape, generator=generator)
+        t = torch.randint(0, 1000, (batch,), generator=generator)
+        noisy = scheduler.add_noise(x0, noise, t)
+        context = text_encoder(tokens)[0].repeat_interleave(x0.shape[2], dim=0)  # one per frame, as the pipeline
+        prediction = unet(noisy, t, encoder_hidden_states=context).sample
+        loss = torch.nn.functional.mse_loss(prediction, scheduler.get_velocity(x0, noise, t))
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], 1.0)
+        optimizer.step()
+        step += 1
+        progress = min(1.0, (time.time() - started) / (minutes * 60))
+        for group in optimizer.param_groups:
+            group["lr"] = group["base"] * min(1.0, step / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+        decay = min(0.995, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for model, average in ((unet, ema), (text_encoder, ema_text)):
+                for p, q in zip(model.parameters(), average.parameters(), strict=True):
+                    q.mul_(decay).add_(p.detach(), alpha=1 - decay)
+        losses.append(loss.item())
+        if step % 50 == 0:
+            log(f"step {step}: loss {np.mean(losses[-50:]):.4f}, lr {optimizer.param_groups[0]['lr']:.2e}")
+        if time.time() >= next_checkpoint and time.time() < deadline:
+            checkpoint[1](ema, ema_text, {"steps": step, "minutes": round((time.time() - started) / 60, 1)})
+            next_checkpoint = time.time() + checkpoint[0] * 60
+    return {
+        "unet": ema,
+        "text_encoder": ema_text,
+        "steps": step,
+        "minutes": round((time.time() - started) / 60, 1),
+        "final_loss": round(float(np.mean(losses[-100:])), 4) if losses else None,
+    }
+
+
+def save(folder: Path, vae, text_encoder, tokenizer, unet) -> None:
+    from diffusers import AnimateDiffPipeline, DDIMScheduler
+
+    scheduler = DDIMScheduler(
+        num_train_timesteps=1000,
+        beta_schedule="squaredcos_cap_v2",
+        prediction_type="v_prediction",
+        clip_sample=False,
+        set_alpha_to_one=False,
+        timestep_spacing="trailing",  # start at the last timestep, where the clip comes from the caption alone
+        steps_offset=1,
+    )
+    # The motion modules live inside the UNetMotionModel: no separate motion_adapter folder.
+    pipe = AnimateDiffPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        motion_adapter=None,
+        scheduler=scheduler,
+        feature_extractor=None,
+        image_encoder=None,
+    )
+    pipe.save_pretrained(folder, safe_serialization=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--from-image-model", type=Path, help="the image demo model folder (default: the shipped one)")
+    parser.add_argument("--init", type=Path, help="go on training a saved demo video model folder")
+    parser.add_argument("--paths", choices=("wide", "narrow"), default="wide", help="see clips.random_clip")
+    parser.add_argument("--seed", type=int, default=0, help="the clips' seed")
+    parser.add_argument("--clips", type=int, default=2000)
+    parser.add_argument("--minutes", type=float, default=70)
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--lr", type=float, default=6e-4, help="the motion modules'; the rest train at half of it")
+    parser.add_argument("--checkpoint-minutes", type=float, default=15)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    parser.add_argument("--no-evaluate", action="store_true")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    torch.manual_seed(0)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    started = time.time()
+
+    def log(message: str) -> None:
+        print(f"[{(time.time() - started) / 60:5.1f} min] {message}", flush=True)
+
+    tokenizer = build_tokenizer()
+    image_folder = args.from_image_model or image_demo_folder()
+    if args.init:
+        vae, text_encoder, unet = load_models(image_folder, args.init)
+    else:
+        vae, text_encoder, unet = build_models(image_folder, tokenizer)
+    motion = sum(p.numel() for n, p in unet.named_parameters() if "motion_modules" in n)
+    log(
+        f"parameters: unet {sum(p.numel() for p in unet.parameters()):,} (motion modules {motion:,}), "
+        f"text {sum(p.numel() for p in text_encoder.parameters()):,}; {torch.get_num_threads()} torch threads"
+    )
+    videos, clips = dataset(args.clips, seed=args.seed, paths=args.paths)
+    log(f"{len(clips)} clips of {FRAMES} frames drawn")
+    latents = encode_clips(vae, videos, log)
+    del videos
+    log(f"latents {tuple(latents.shape)}, std {float(latents.std()):.3f}")
+    figures: dict = {
+        "init": str(args.init) if args.init else "the image demo model",
+        "paths": args.paths,
+        "seed": args.seed,
+        "clips": len(clips),
+        "batch": args.batch,
+        "lr": args.lr,
+        "threads": torch.get_num_threads(),
+    }
+
+    def checkpoint(ema, ema_text, so_far: dict) -> None:
+        save(args.out, vae, ema_text, tokenizer, ema)
+        (args.out / "training.json").write_text(json.dumps({**figures, **so_far, "partial": True}, indent=2) + "\n")
+        log(f"checkpoint saved to {args.out} ({so_far})")
+
+    trained = train(
+        unet,
+        text_encoder,
+        tokenizer,
+        latents,
+        clips,
+        args.minutes,
+        args.batch,
+        args.lr,
+        log,
+        (args.checkpoint_minutes, checkpoint),
+    )
+    figures.update({k: v for k, v in trained.items() if k not in ("unet", "text_encoder")})
+    save(args.out, vae, trained["text_encoder"], tokenizer, trained["unet"])
+    figures["total_minutes"] = round((time.time() - started) / 60, 1)
+    (args.out / "training.json").write_text(json.dumps(figures, indent=2) + "\n")
+    log(f"saved to {args.out}: {figures}")
+    if not args.no_evaluate:
+        from desktop.training.demo_video.evaluate import TARGETS, evaluate, record
+
+        evaluation = evaluate(str(args.out.resolve()))
+        record(args.out, evaluation)
+        log(f"evaluation: { ({k: v for k, v in evaluation.items() if k != 'misses'}) }, targets {TARGETS}")
+
+
+if __name__ == "__main__":
+    main()

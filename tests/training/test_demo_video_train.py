@@ -1,0 +1,106 @@
+"""The demo video model's tokenizer and starting point, and a short training run whose folder loads as
+a standard AnimateDiffPipeline (the motion modules inside its UNetMotionModel)."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from desktop.engine.diffusers_backend import vocabulary_notes
+from desktop.engine.presets import DEMO_VIDEO_VOCABULARY
+from desktop.engine.request import GenerationRequest
+from desktop.training.demo_video.clips import VOCABULARY
+from desktop.training.demo_video.train import build_models, build_tokenizer, image_demo_folder
+
+
+def test_the_tokenizer_round_trips_and_knows_every_word_of_the_captions(tmp_path):
+    from transformers import AutoTokenizer
+
+    tokenizer = build_tokenizer()
+    tokenizer.save_pretrained(tmp_path)
+    loaded = AutoTokenizer.from_pretrained(tmp_path)
+    text = "a Red circle moving to the left on a grey background"
+    assert loaded(text).input_ids == tokenizer(text).input_ids
+    ids = tokenizer(text).input_ids
+    assert ids[0] == 0 and ids[-1] == 1 and tokenizer.unk_token_id not in ids
+    assert tokenizer("grey").input_ids == tokenizer("gray").input_ids
+    # The words the window lists are the ones the tokenizer knows.
+    listed = {w for values in DEMO_VIDEO_VOCABULARY.values() for v in values for w in v.split()}
+    assert listed - {"any", "of", "those", "colours"} <= set(VOCABULARY)
+
+
+def test_unknown_words_get_a_note_and_known_ones_none():
+    pipe = SimpleNamespace(tokenizer=build_tokenizer())
+    unknown = GenerationRequest(prompt="a red sneaker spinning on a blue background", model="demo-video")
+    notes = vocabulary_notes(pipe, unknown)
+    assert len(notes) == 1 and "sneaker" in notes[0] and "spinning" in notes[0]
+    known = GenerationRequest(prompt="A yellow square, moving left on a black background.", model="demo-video")
+    assert vocabulary_notes(pipe, known) == []
+
+
+def test_it_starts_from_the_image_demo_with_motion_modules_that_do_nothing_yet():
+    import torch
+    from transformers import AutoTokenizer, CLIPTextModel
+
+    tokenizer = build_tokenizer()
+    vae, text_encoder, unet = build_models(image_demo_folder(), tokenizer)
+    assert unet.config.addition_embed_type is None and not any(p.requires_grad for p in vae.parameters())
+    image_text = CLIPTextModel.from_pretrained(image_demo_folder() / "text_encoder")
+    image_ids = AutoTokenizer.from_pretrained(image_demo_folder() / "tokenizer").get_vocab()
+    for word in ("red", "circle", "background", "left"):
+        new = text_encoder.get_input_embeddings().weight[tokenizer.get_vocab()[word]]
+        assert torch.equal(new, image_text.get_input_embeddings().weight[image_ids[word]])
+    # Zero-initialised motion modules: each frame is denoised on its own, so shuffling the frames
+    # shuffles the prediction.
+    torch.manual_seed(0)
+    x = torch.randn(1, 4, 4, 16, 16)
+    context = torch.randn(4, 16, 64)
+    order = torch.tensor([2, 0, 3, 1])
+    with torch.no_grad():
+        out = unet(x, 500, encoder_hidden_states=context).sample
+        shuffled = unet(x[:, :, order], 500, encoder_hidden_states=context[order]).sample
+    assert torch.allclose(out[:, :, order], shuffled, atol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_a_short_training_run_writes_an_animatediff_folder_that_diffusers_loads(tmp_path):
+    import torch
+    from diffusers import DiffusionPipeline
+
+    from desktop.training.demo_video import train
+
+    out = tmp_path / "demo-video"
+    train.main(["--out", str(out), "--clips", "6", "--minutes", "0.02", "--batch", "1", "--no-evaluate"])
+    index = json.loads((out / "model_index.json").read_text())
+    assert index["_class_name"] == "AnimateDiffPipeline"
+    assert index["unet"] == ["diffusers", "UNetMotionModel"] and index["motion_adapter"] == [None, None]
+    weights = sorted(p.parent.name for p in out.rglob("*") if p.suffix in (".safetensors", ".bin", ".pt", ".ckpt"))
+    assert weights == ["text_encoder", "unet", "vae"] and all(p.suffix == ".safetensors" for p in out.rglob("*.s*"))
+    figures = json.loads((out / "training.json").read_text())
+    assert figures["steps"] > 0 and figures["clips"] == 6
+
+    pipe = DiffusionPipeline.from_pretrained(out, local_files_only=True, use_safetensors=True)
+    assert type(pipe).__name__ == "AnimateDiffPipeline" and type(pipe.unet).__name__ == "UNetMotionModel"
+    pipe.set_progress_bar_config(disable=True)
+    seen = []
+
+    def on_step_end(pipeline, step, timestep, tensors):
+        seen.append(tuple(tensors["latents"].shape))
+        pipeline._interrupt = step >= 1  # what the engine does to cancel
+        return tensors
+
+    frames = pipe(
+        "a red circle moving right on a blue background",
+        num_frames=4,
+        width=64,
+        height=64,
+        num_inference_steps=4,
+        guidance_scale=2.0,
+        generator=torch.Generator("cpu").manual_seed(0),
+        callback_on_step_end=on_step_end,
+        callback_on_step_end_tensor_inputs=["latents"],
+    ).frames[0]
+    assert len(frames) == 4 and frames[0].size == (64, 64)
+    assert seen == [(1, 4, 4, 16, 16)] * 2  # interrupted after the second step
