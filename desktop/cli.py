@@ -18,6 +18,7 @@ from pathlib import Path
 from desktop.engine.devices import DEVICE_CHOICES, RuntimeOptions
 from desktop.engine.errors import EngineError, GenerationCancelled, ValidationError
 from desktop.engine.licences import is_non_commercial
+from desktop.engine.presets import installed_built_ins
 from desktop.engine.registry import backend_ids
 from desktop.engine.request import DEFAULT_BACKEND, GenerationRequest
 from desktop.engine.schedulers import SCHEDULERS
@@ -95,11 +96,21 @@ def _extend(text: str) -> tuple[int, int, int, int]:
     return tuple(int(p) for p in parts)
 
 
+def _default_model(engine, backend_id: str, task: Task) -> str:
+    """Nothing named: the backend's default (the built-in demo model, where installed), or the first
+    built-in model that can do the task (the demo video model for a video)."""
+    default = engine.backend(backend_id).default_model()
+    built_ins = installed_built_ins() if backend_id == "diffusers" else []
+    for model in dict.fromkeys([default, *built_ins]):
+        if model and task in engine.capabilities(backend_id, model).tasks:
+            return model
+    return default
+
+
 def _request(args: argparse.Namespace, engine, settings) -> GenerationRequest:
     if args.task == Task.UPSCALE.value and not args.model and settings.default_upscaler:
         args.model = settings.default_upscaler
-    backend = engine.backend(args.backend)
-    model = args.model or backend.default_model()  # nothing named: the built-in demo model, where installed
+    model = args.model or _default_model(engine, args.backend, Task(args.task))
     # Flags given win; otherwise the model's own defaults (its preset), otherwise the request's.
     defaults = engine.capabilities(args.backend, model).defaults
     tuning = {
