@@ -25,19 +25,19 @@ from desktop.engine.errors import ValidationError
 from desktop.engine.presets import DEMO_MODEL, DEMO_VOCABULARY, installed_built_ins, is_demo
 from desktop.engine.request import GenerationRequest
 from desktop.engine.tasks import EXTEND, Task
-from desktop.jobs.local import engine_config, server_model_list
+from desktop.jobs.local import engine_config
 from desktop.jobs.runner import JobState
 from desktop.library.history import HistoryRow
 from desktop.library.settings import Settings, save_settings
 from desktop.library.store import Library
-from desktop.models.installed import tool_folder_models
-from desktop.ui.bridge import GenerationBridge, ThumbnailLoader, run_in_background
+from desktop.ui.bridge import GenerationBridge, ThumbnailLoader
 from desktop.ui.campaign_panel import CampaignPanel
 from desktop.ui.details_pane import DetailsPane
 from desktop.ui.edit_panel import EditPanel
 from desktop.ui.gallery_actions import GalleryActions
 from desktop.ui.gallery_model import ICON_SIZE, GalleryModel
 from desktop.ui.gallery_view import GalleryView
+from desktop.ui.model_lists import ModelLists
 from desktop.ui.progress_panel import ProgressPanel
 from desktop.ui.prompt_form import PromptForm
 
@@ -74,7 +74,6 @@ class MainWindow(QMainWindow):
         self.bridge = bridge
         bridge.setParent(self)
         self._closed = False
-        self._in_tool_folders: dict[str, list[str]] = {}  # "pipeline"/"upscaler" -> paths in other tools' folders
         self.setAcceptDrops(True)
         # Validates requests and answers what models can do; generating happens in the worker.
         self.engine = Engine(engine_config(settings))
@@ -140,10 +139,12 @@ class MainWindow(QMainWindow):
         self._show_idle_message()
         if library.report.changed:  # a damaged history set aside and rebuilt, results a crash left unrecorded
             self.statusBar().showMessage(library.report.summary(), 30000)
-        # Scanning the Hugging Face cache touches the disk: do it after the first paint.
-        QTimer.singleShot(0, self._scan_cached_models)
-        QTimer.singleShot(0, self._fetch_server_models)
-        QTimer.singleShot(0, self._scan_tool_folders)
+        # Scanning the Hugging Face cache touches the disk, other lists the network: after the first paint.
+        self.model_lists = ModelLists(
+            self.form, lambda: self.engine, lambda: self.settings, self.statusBar().showMessage, self
+        )
+        self.model_lists.changed.connect(self._show_idle_message)
+        QTimer.singleShot(0, self.model_lists.refresh)
         QTimer.singleShot(WARM_UP_AFTER_MS, self._warm_up_demo)
 
     # --- construction ----------------------------------------------------------------------
@@ -543,51 +544,6 @@ class MainWindow(QMainWindow):
         if self.form.backend_value == "diffusers" and is_demo(self.form.model_value):
             self.bridge.warm_up(DEMO_MODEL)
 
-    def _scan_cached_models(self) -> None:
-        current = self.form.model.currentText()
-        found = self._in_tool_folders
-        self.form.set_models("diffusers", [*self.engine.backend("diffusers").models(), *found.get("pipeline", [])])
-        if found.get("upscaler"):
-            self.form.set_models("upscale", [*self.engine.backend("upscale").models(), *found["upscaler"]])
-        if current:
-            self.form.model.setEditText(current)
-        self._show_idle_message()
-
-    def _scan_tool_folders(self) -> None:
-        """Models already in AUTOMATIC1111 / ComfyUI / InvokeAI folders added in Settings (used where they
-        are): looked for on a background thread (a deep folder walk), then offered in the form."""
-        folders = list(self.settings.model_folders)
-        if not folders:
-            return
-        run_in_background(
-            self,
-            lambda: tool_folder_models(folders),
-            self._found_in_tool_folders,
-            lambda message: self.statusBar().showMessage(f"Looking through the model folders failed: {message}", 8000),
-        )
-
-    def _found_in_tool_folders(self, found: list) -> None:
-        self._in_tool_folders = {}
-        for entry in found:
-            kind, _, path = entry.partition(":")
-            self._in_tool_folders.setdefault(kind, []).append(path)
-        self._scan_cached_models()
-
-    def _fetch_server_models(self) -> None:
-        """The team server's models, asked on a background thread (a network call); the form lists them."""
-        if not self.settings.server_url:
-            return
-        settings = self.settings
-        run_in_background(self, lambda: server_model_list(settings), self._show_server_models, self._server_away)
-
-    def _show_server_models(self, items: list) -> None:
-        backend = self.engine.backend("server")
-        backend.adopt_model_list(items)
-        self.form.set_models("server", backend.models())
-
-    def _server_away(self, message: str) -> None:
-        self.statusBar().showMessage(f"Team server: {message[:1].upper()}{message[1:]}", 10000)
-
     def _cached_models(self) -> list[str]:
         from desktop.engine.models import cached_pipelines
 
@@ -617,7 +573,7 @@ class MainWindow(QMainWindow):
 
         if getattr(self, "_models_dialog", None) is None:
             self._models_dialog = ModelsDialog(lambda: self.settings, self)
-            self._models_dialog.models_changed.connect(self._scan_cached_models)
+            self._models_dialog.models_changed.connect(self.model_lists.rescan_cache)
         self._models_dialog.show()
         self._models_dialog.activateWindow()  # in front again when it was open behind the window
         return self._models_dialog
@@ -654,9 +610,7 @@ class MainWindow(QMainWindow):
         self.engine = Engine(engine_config(settings))
         self.form.set_engine(self.engine)
         self.bridge.reset_engine(settings)
-        self.form.set_models("diffusers", self.engine.backend("diffusers").models())
-        self._fetch_server_models()
-        self._scan_tool_folders()
+        self.model_lists.refresh()
 
     def _save_settings(self) -> None:
         try:

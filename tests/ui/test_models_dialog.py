@@ -56,7 +56,7 @@ def test_download_shows_progress_cancels_resumes_and_the_model_appears_in_the_pi
     qtbot.waitUntil(lambda: not dialog.downloading, timeout=5000)
     assert "cancelled" in dialog.message.text() and "resumes" in dialog.message.text()
     assert not dialog.download_panel.isVisible()
-    window._scan_cached_models()
+    window.model_lists.rescan_cache()
     assert REPO not in listed(window.form)  # half-downloaded: never offered
 
     hub.release()
