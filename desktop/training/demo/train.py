@@ -25,20 +25,21 @@ from desktop.training.demo.shapes import SYNONYMS, VOCABULARY, dataset
 MAX_TOKENS = 77
 
 
-def build_tokenizer():
+def build_tokenizer(vocabulary=VOCABULARY, synonyms=SYNONYMS, max_tokens: int = MAX_TOKENS):
+    """A word-level tokenizer of vocabulary (the demo video model's has motions too), CLIP's specials."""
     from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
     vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1, "[UNK]": 2}
-    for word in VOCABULARY:
-        if word not in SYNONYMS:
+    for word in vocabulary:
+        if word not in synonyms:
             vocab[word] = len(vocab)
     core = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     # Synonyms are rewritten before lookup ("grey" -> "gray"): a WordLevel vocabulary in which two
     # words share an id silently drops one of them to [UNK].
     core.normalizer = normalizers.Sequence(
         [normalizers.Lowercase()]
-        + [normalizers.Replace(Regex(rf"\b{word}\b"), same) for word, same in SYNONYMS.items()]
+        + [normalizers.Replace(Regex(rf"\b{word}\b"), same) for word, same in synonyms.items()]
     )
     core.pre_tokenizer = pre_tokenizers.Whitespace()
     core.post_processor = processors.TemplateProcessing(
@@ -50,7 +51,7 @@ def build_tokenizer():
         eos_token="<|endoftext|>",
         pad_token="<|endoftext|>",
         unk_token="[UNK]",
-        model_max_length=MAX_TOKENS,
+        model_max_length=max_tokens,
     )
 
 

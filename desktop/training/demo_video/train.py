@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from desktop.training.demo.train import build_tokenizer as build_word_tokenizer
 from desktop.training.demo_video.clips import FRAMES, REVERSED, SYNONYMS, VOCABULARY, Clip, dataset
 
 # Captions are short ("a red circle moving to the right on a blue background" is 11 words): a
@@ -39,31 +40,7 @@ def image_demo_folder() -> Path:
 
 
 def build_tokenizer():
-    from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1, "[UNK]": 2}
-    for word in VOCABULARY:
-        if word not in SYNONYMS:
-            vocab[word] = len(vocab)
-    core = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    # Synonyms are rewritten before lookup: two words sharing an id would drop one of them to [UNK].
-    core.normalizer = normalizers.Sequence(
-        [normalizers.Lowercase()]
-        + [normalizers.Replace(Regex(rf"\b{word}\b"), same) for word, same in SYNONYMS.items()]
-    )
-    core.pre_tokenizer = pre_tokenizers.Whitespace()
-    core.post_processor = processors.TemplateProcessing(
-        single="<|startoftext|> $A <|endoftext|>", special_tokens=[("<|startoftext|>", 0), ("<|endoftext|>", 1)]
-    )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        bos_token="<|startoftext|>",
-        eos_token="<|endoftext|>",
-        pad_token="<|endoftext|>",
-        unk_token="[UNK]",
-        model_max_length=MAX_TOKENS,
-    )
+    return build_word_tokenizer(VOCABULARY, SYNONYMS, MAX_TOKENS)
 
 
 def load_models(image_folder: Path, video_folder: Path):
