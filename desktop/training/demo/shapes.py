@@ -98,15 +98,21 @@ def draw(scene: Scene, rng: random.Random | None = None) -> Image.Image:
     jitter = (lambda n: rng.randint(-n, n)) if rng else (lambda n: 0)
     scale = SUPERSAMPLE
     image = Image.new("RGB", (SIZE * scale, SIZE * scale), BACKGROUNDS[scene.background])
-    pen = ImageDraw.Draw(image)
     cx, cy = POSITIONS[scene.position]
     cx, cy = cx + jitter(3), cy + jitter(3)
     r = SIZES[scene.size] + jitter(2)
+    return draw_shape(image, scene.shape, scene.color, cx, cy, r)
+
+
+def draw_shape(image: Image.Image, shape: str, color: str, cx: float, cy: float, r: float) -> Image.Image:
+    """shape of radius r at (cx, cy) (64-pixel units) on image, drawn at SUPERSAMPLE x and scaled to 64x64."""
+    scale = SUPERSAMPLE
+    pen = ImageDraw.Draw(image)
     box = [(cx - r) * scale, (cy - r) * scale, (cx + r) * scale, (cy + r) * scale]
-    fill = PALETTE[scene.color]
-    if scene.shape == "circle":
+    fill = PALETTE[color]
+    if shape == "circle":
         pen.ellipse(box, fill=fill)
-    elif scene.shape == "square":
+    elif shape == "square":
         pen.rectangle(box, fill=fill)
     else:
         pen.polygon([(box[0], box[3]), (box[2], box[3]), ((box[0] + box[2]) / 2, box[1])], fill=fill)

@@ -11,9 +11,9 @@ import random
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
-from desktop.training.demo.shapes import BACKGROUNDS, PALETTE, SHAPES, SIZE, SUPERSAMPLE, _nearest
+from desktop.training.demo.shapes import BACKGROUNDS, PALETTE, SHAPES, SIZE, SUPERSAMPLE, _nearest, draw_shape
 
 FRAMES = 16
 MOVES = ("left", "right", "up", "down")
@@ -110,16 +110,7 @@ def frame(clip: Clip, t: float) -> Image.Image:
     scale = SUPERSAMPLE
     cx, cy, r = (s + (e - s) * t for s, e in zip(clip.start, clip.end, strict=True))
     image = Image.new("RGB", (SIZE * scale, SIZE * scale), BACKGROUNDS[clip.background])
-    pen = ImageDraw.Draw(image)
-    box = [(cx - r) * scale, (cy - r) * scale, (cx + r) * scale, (cy + r) * scale]
-    fill = PALETTE[clip.color]
-    if clip.shape == "circle":
-        pen.ellipse(box, fill=fill)
-    elif clip.shape == "square":
-        pen.rectangle(box, fill=fill)
-    else:
-        pen.polygon([(box[0], box[3]), (box[2], box[3]), ((box[0] + box[2]) / 2, box[1])], fill=fill)
-    return image.resize((SIZE, SIZE), Image.Resampling.LANCZOS)
+    return draw_shape(image, clip.shape, clip.color, cx, cy, r)
 
 
 def draw(clip: Clip, frames: int = FRAMES) -> np.ndarray:
