@@ -44,7 +44,8 @@ from desktop.ui.prompt_form import PromptForm
 WELCOME = (
     "<h2>Welcome to Diffusion Studio</h2>"
     "<p>To make your first image, give the app a model:</p>"
-    "<ul><li><b>A diffusers model folder</b> on this computer: <i>Settings → Models → Add folder</i>, "
+    "<ul><li><b>A model from the catalogue</b>: <i>Models → Manage</i> downloads it (with a network).</li>"
+    "<li><b>A diffusers model folder</b> on this computer: <i>Settings → Models → Add folder</i>, "
     "or type its path in <i>Model</i>.</li>"
     "<li><b>An OpenAI API key</b>: <i>Settings → OpenAI</i>, then choose the OpenAI backend.</li></ul>"
     "<p>Then write a prompt, or pick one under <i>Templates</i>, and press <b>Generate</b> (Ctrl+Enter).</p>"
@@ -59,7 +60,8 @@ DEMO_WELCOME = (
     "<p>The built-in <b>demo model</b> is selected: a small model trained on simple pictures, so you can "
     "try everything offline, on any computer. Try <i>a red circle on a blue background</i> or <i>a small "
     "yellow triangle on the left on a black background</i>, then press <b>Generate</b> (Ctrl+Enter).</p>"
-    "<p>For real pictures, add a diffusers model folder or an OpenAI key in <i>Settings</i>.</p>"
+    "<p>For real pictures, download a model in <i>Models → Manage</i>, or add a model folder or an OpenAI "
+    "key in <i>Settings</i>.</p>"
 )
 
 
