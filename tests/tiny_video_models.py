@@ -229,3 +229,55 @@ def build_wan_ti2v(folder: Path, licence: str = "apache-2.0") -> Path:
     pipe.save_pretrained(folder, safe_serialization=True)
     _card(Path(folder), licence, "Tiny Wan 2.2 TI2V")
     return Path(folder)
+
+
+def build_cogvideox_text_to_video(folder: Path, licence: str = "apache-2.0") -> Path:
+    """A CogVideoXPipeline (CogVideoX 2B's layout) in miniature: a 3D causal VAE that packs 4 frames
+    into one latent frame, 2x2 patches, a T5 text encoder read to 226 tokens as the real ones."""
+    import torch
+    from diffusers import (
+        AutoencoderKLCogVideoX,
+        CogVideoXDDIMScheduler,
+        CogVideoXPipeline,
+        CogVideoXTransformer3DModel,
+    )
+
+    torch.manual_seed(0)
+    tokenizer = _tokenizer()
+    transformer = CogVideoXTransformer3DModel(
+        num_attention_heads=4,
+        attention_head_dim=8,
+        in_channels=4,
+        out_channels=4,
+        time_embed_dim=2,
+        text_embed_dim=TEXT_DIM,
+        num_layers=1,
+        sample_width=8,
+        sample_height=8,
+        sample_frames=9,
+        patch_size=2,
+        temporal_compression_ratio=4,
+        max_text_seq_length=226,
+    )
+    torch.manual_seed(0)
+    vae = AutoencoderKLCogVideoX(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("CogVideoXDownBlock3D",) * 4,
+        up_block_types=("CogVideoXUpBlock3D",) * 4,
+        block_out_channels=(8, 8, 8, 8),
+        latent_channels=4,
+        layers_per_block=1,
+        norm_num_groups=2,
+        temporal_compression_ratio=4,
+    )
+    pipe = CogVideoXPipeline(
+        tokenizer=tokenizer,
+        text_encoder=_text_encoder(tokenizer, "cogvideox"),
+        vae=vae,
+        transformer=transformer,
+        scheduler=CogVideoXDDIMScheduler(timestep_spacing="trailing"),
+    )
+    pipe.save_pretrained(folder, safe_serialization=True)
+    _card(Path(folder), licence, "Tiny CogVideoX")
+    return Path(folder)

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from desktop import __version__
 from desktop.engine.engine import Engine
 from desktop.engine.errors import ValidationError
-from desktop.engine.presets import DEMO_MODEL, DEMO_VOCABULARY, installed_built_ins, is_demo
+from desktop.engine.presets import DEMO_MODEL, installed_built_ins, is_demo
 from desktop.engine.request import GenerationRequest
 from desktop.engine.tasks import EXTEND, Task
 from desktop.jobs.local import engine_config
@@ -30,6 +30,7 @@ from desktop.jobs.runner import JobState
 from desktop.library.history import HistoryRow
 from desktop.library.settings import Settings, save_settings
 from desktop.library.store import Library
+from desktop.ui import help_texts
 from desktop.ui.bridge import GenerationBridge, ThumbnailLoader
 from desktop.ui.campaign_panel import CampaignPanel
 from desktop.ui.details_pane import DetailsPane
@@ -176,6 +177,8 @@ class MainWindow(QMainWindow):
         edit_menu.addAction(undo)
         edit_menu.addSeparator()
         for action in (
+            self.actions.edit,
+            self.actions.animate,
             self.actions.reuse,
             self.actions.upscale_2,
             self.actions.upscale_4,
@@ -315,25 +318,10 @@ class MainWindow(QMainWindow):
         return box
 
     def show_getting_started(self) -> QMessageBox:
-        words = "".join(f"<li><b>{kind}</b>: {', '.join(values)}</li>" for kind, values in DEMO_VOCABULARY.items())
-        return self._inform(
-            "Getting started",
-            "<h3>Your first picture</h3>"
-            "<p>The built-in <b>demo model</b> works offline on any computer. It knows one shape in one colour "
-            "on a plain background, nothing else:</p>"
-            f"<ul>{words}</ul>"
-            "<p>Try <i>a small yellow triangle on the left on a black background</i> and press "
-            "<b>Generate</b> (Ctrl+Enter). Words it does not know are named under the form.</p>"
-            "<h3>Real pictures</h3>"
-            "<p>Add a diffusers model folder (<i>Settings → Models</i>) or an OpenAI key (<i>Settings → OpenAI</i>). "
-            "<i>Templates</i> has prompts for marketing, product prototypes, education and launch videos.</p>"
-            "<h3>Editing</h3><p>Drop a picture on the window, or choose <i>Edit</i> on a gallery item: inpaint "
-            "with the brush, outpaint to a wider canvas, or restyle it.</p>",
-        )
+        return self._inform("Getting started", help_texts.getting_started())
 
     def show_shortcuts(self) -> QMessageBox:
-        rows = "".join(f"<tr><td><b>{keys}</b></td><td>{what}</td></tr>" for keys, what in SHORTCUTS)
-        return self._inform("Keyboard shortcuts", f"<table cellspacing=6>{rows}</table>")
+        return self._inform("Keyboard shortcuts", help_texts.shortcuts())
 
     def show_about(self) -> QMessageBox:
         device = self.device_label.text().removeprefix("Device: ")
@@ -663,23 +651,6 @@ class MainWindow(QMainWindow):
         self.library.close()
         event.accept()
 
-
-# What Help → Keyboard shortcuts lists; the actions themselves are made in _build_menus and the widgets.
-SHORTCUTS = (
-    ("Ctrl+Enter", "Generate (queues another job while one runs)"),
-    ("Esc", "Cancel the running job"),
-    ("Ctrl+Shift+Esc", "Cancel all jobs"),
-    ("Ctrl+Z", "Undo the last mask stroke (Edit tab) or the last delete"),
-    ("Ctrl+F", "Search the gallery"),
-    ("Ctrl+E", "Edit the selected picture"),
-    ("Ctrl+R", "Use the selected item's settings again"),
-    ("Ctrl+O", "Open the selected item in the system's viewer"),
-    ("Ctrl+C", "Copy the selected picture"),
-    ("Delete", "Delete the selected items (Ctrl+Z brings them back)"),
-    ("Ctrl+I", "PNG Info: the settings a picture was made with"),
-    ("Ctrl+,", "Settings"),
-    ("Ctrl+Q", "Quit"),
-)
 
 PICTURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 

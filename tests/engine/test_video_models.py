@@ -1,5 +1,5 @@
 """Today's video families on tiny random-weight pipelines built here (Wan 2.1 T2V and I2V, Wan 2.2
-TI2V, LTX-Video), run through the engine's real loading and generation code."""
+TI2V, LTX-Video, CogVideoX), run through the engine's real loading and generation code."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ import threading
 import numpy as np
 import pytest
 from PIL import Image
-from tiny_video_models import build_ltx_text_to_video, build_wan_image_to_video, build_wan_text_to_video, build_wan_ti2v
+from tiny_video_models import (
+    build_cogvideox_text_to_video,
+    build_ltx_text_to_video,
+    build_wan_image_to_video,
+    build_wan_text_to_video,
+    build_wan_ti2v,
+)
 
 from desktop.engine.engine import Engine
 from desktop.engine.errors import GenerationCancelled, ValidationError
@@ -28,6 +34,7 @@ def models(tmp_path_factory) -> dict:
         "wan-i2v": build_wan_image_to_video(root / "wan-i2v"),
         "ti2v": build_wan_ti2v(root / "wan-ti2v"),
         "ltx": build_ltx_text_to_video(root / "ltx"),
+        "cogvideox": build_cogvideox_text_to_video(root / "cogvideox"),
     }
 
 
@@ -139,6 +146,18 @@ def test_ltx_makes_clips_from_text_and_from_a_picture_with_one_folder(engine, mo
     assert text.request.licence == "other (see the model card)"
 
 
+def test_cogvideox_makes_a_clip_with_its_recipe(engine, models):
+    caps = engine.capabilities("diffusers", str(models["cogvideox"]))
+    assert caps.tasks == {Task.TEXT_TO_VIDEO} and caps.defaults["frames"] == 49 and caps.size_multiple == 16
+    seen = []
+    result = run(engine, clip(models["cogvideox"]), on_progress=seen.append)
+    (video,) = result.images
+    assert len(video.frames) == 9 and video.frames[0].size == (64, 64) and video.fps == 8
+    assert [p.step for p in seen] == [1, 2, 3]
+    assert result.request.licence == "Apache-2.0"
+    assert type(engine.backend("diffusers")._cache._pipeline).__name__ == "CogVideoXPipeline"
+
+
 def test_cancel_stops_a_wan_clip_and_the_pipeline_stays_usable(engine, models):
     cancel = threading.Event()
     steps = []
@@ -167,6 +186,7 @@ def test_cancel_stops_a_wan_clip_and_the_pipeline_stays_usable(engine, models):
             "frames must be 4k+1 for Wan models (5, 9, 13, ..., 81): 16 is not; choose 13 or 17",
         ),
         ("ltx", {"frames": 16}, "frames", "frames must be 8k+1 for LTX-Video models (9, 17, 25, ..., 161)"),
+        ("cogvideox", {"frames": 16}, "frames", "frames must be 4k+1 for CogVideoX models (5, 9, 13, ..., 81)"),
         ("wan", {"width": 72}, "width", "width must be a multiple of 16 for Wan models (got 72): choose 64 or 80"),
         ("wan", {"scheduler": "euler"}, "scheduler", "the scheduler must be left unset: Wan models run with their own"),
         ("wan-i2v", {"task": Task.IMAGE_TO_VIDEO}, "image", "image-to-video needs a picture"),

@@ -71,6 +71,9 @@ def test_animate_is_offered_on_pictures_only(qtbot, window):
     assert not window.actions.animate.isEnabled()  # nothing selected
     product_shot_in_gallery(window)
     assert window.actions.animate.isEnabled()
+    # The menu bar's Edit menu offers it too, beside Edit (the same actions as the gallery's menu).
+    edit_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Edit")
+    assert {window.actions.edit, window.actions.animate} <= set(edit_menu.actions())
 
 
 def answer_warning(answers: list, click: str, dont_ask: bool = False, tries: int = 250) -> None:

@@ -1,10 +1,10 @@
-"""Help menu: getting started names the demo's real vocabulary, the shortcuts, About's facts."""
+"""Help menu: getting started names the demo models' real vocabulary, the shortcuts, About's facts."""
 
 from __future__ import annotations
 
 import json
 
-from desktop.engine.presets import DEMO_VOCABULARY
+from desktop.engine.presets import DEMO_VOCABULARY, demo_video_installed
 from desktop.resources import DEMO_MODEL_DIR
 
 
@@ -18,6 +18,8 @@ def test_the_demo_vocabulary_named_in_help_is_the_models_own():
 def test_help_boxes_say_what_they_promise(window):
     started = window.show_getting_started()
     assert "triangle" in started.text() and "purple" in started.text()
+    # The demo video model's motions are offered exactly where it is installed.
+    assert ("moving left" in started.text()) == demo_video_installed()
     started.close()
     shortcuts = window.show_shortcuts()
     assert "Ctrl+Enter" in shortcuts.text() and "Ctrl+Z" in shortcuts.text()

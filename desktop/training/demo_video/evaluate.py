@@ -110,13 +110,14 @@ def evaluate(
     direct: bool = False,
     frames: int | None = None,
     rows: list[dict] | None = None,
+    seeds: int = 2,
 ) -> dict:
     steps, guidance, frames = _settings(steps, guidance, frames)
     run = direct_runner(_folder(model)) if direct else engine_runner(model, engine)
     seen_rows = []
     started = time.perf_counter()
     for row in rows or prompts():
-        for clip_seed, video in run(caption(row), seed, 2, steps, guidance, frames):
+        for clip_seed, video in run(caption(row), seed, seeds, steps, guidance, frames):
             seen_rows.append({**row, "seed": clip_seed, "seen": classify(video)})
     n = len(seen_rows)
 

@@ -125,7 +125,17 @@ def encode_clips(vae, videos: np.ndarray, log, batch: int = 128):
 
 
 def train(
-    unet, text_encoder, tokenizer, latents, clips: list[Clip], minutes: float, batch: int, lr: float, log, checkpoint
+    unet,
+    text_encoder,
+    tokenizer,
+    latents,
+    clips: list[Clip],
+    minutes: float,
+    batch: int,
+    lr: float,
+    log,
+    checkpoint,
+    high_noise: float = 0.5,
 ) -> dict:
     import torch
     from diffusers import DDPMScheduler
@@ -165,7 +175,14 @@ def train(
         drop = torch.rand(batch, generator=generator) < 0.1  # empty captions teach the unconditional half of CFG
         tokens[drop] = empty
         noise = torch.randn(x0.shape, generator=generator)
-        t = torch.randint(0, 1000, (batch,), generator=generator)
+        # Where the motion is decided: at high noise the clip's layout comes from the caption alone;
+        # below it the frames mostly sharpen what is there, which the image model already does.
+        high = torch.rand(batch, generator=generator) < high_noise
+        t = torch.where(
+            high,
+            torch.randint(600, 1000, (batch,), generator=generator),
+            torch.randint(0, 1000, (batch,), generator=generator),
+        )
         noisy = scheduler.add_noise(x0, noise, t)
         context = text_encoder(tokens)[0].repeat_interleave(x0.shape[2], dim=0)  # one per frame, as the pipeline
         prediction = unet(noisy, t, encoder_hidden_states=context).sample
@@ -224,6 +241,14 @@ def save(folder: Path, vae, text_encoder, tokenizer, unet) -> None:
     pipe.save_pretrained(folder, safe_serialization=True)
 
 
+def probe(folder: Path) -> dict:
+    """A quick look while training: the six motions for two colours, one seed, 8 steps, read back."""
+    from desktop.training.demo_video.evaluate import evaluate, prompts
+
+    result = evaluate(str(folder.resolve()), steps=8, direct=True, rows=prompts()[:12], seeds=1)
+    return {k: result[k] for k in ("color", "background", "motion", "differ", "seconds_per_clip")}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
@@ -235,7 +260,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--minutes", type=float, default=70)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--lr", type=float, default=6e-4, help="the motion modules'; the rest train at half of it")
-    parser.add_argument("--checkpoint-minutes", type=float, default=15)
+    parser.add_argument("--high-noise", type=float, default=0.5, help="share of samples at noise levels 600-999")
+    parser.add_argument("--checkpoint-minutes", type=float, default=10)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     parser.add_argument("--no-evaluate", action="store_true")
     args = parser.parse_args(argv)
@@ -273,6 +299,7 @@ def main(argv: list[str] | None = None) -> None:
         "clips": len(clips),
         "batch": args.batch,
         "lr": args.lr,
+        "high_noise": args.high_noise,
         "threads": torch.get_num_threads(),
     }
 
@@ -280,6 +307,8 @@ def main(argv: list[str] | None = None) -> None:
         save(args.out, vae, ema_text, tokenizer, ema)
         (args.out / "training.json").write_text(json.dumps({**figures, **so_far, "partial": True}, indent=2) + "\n")
         log(f"checkpoint saved to {args.out} ({so_far})")
+        if not args.no_evaluate:
+            log(f"probe: {probe(args.out)}")
 
     trained = train(
         unet,
@@ -292,6 +321,7 @@ def main(argv: list[str] | None = None) -> None:
         args.lr,
         log,
         (args.checkpoint_minutes, checkpoint),
+        args.high_noise,
     )
     figures.update({k: v for k, v in trained.items() if k not in ("unet", "text_encoder")})
     save(args.out, vae, trained["text_encoder"], tokenizer, trained["unet"])
