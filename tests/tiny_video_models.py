@@ -1,5 +1,6 @@
 """Tiny random-weight video pipelines of today's families, built on this machine (no hub): Wan 2.1
-text-to-video and image-to-video, and LTX-Video text-to-video and image-to-video.
+text-to-video and image-to-video, Wan 2.2 TI2V and A14B, LTX-Video text-to-video and image-to-video,
+and CogVideoX.
 
 Each is saved like a real model (safetensors, model_index.json, a README.md whose front matter names
 a licence) and loaded by the app's own loading code. Tokenizers are built here too: a small Unigram
@@ -100,22 +101,25 @@ def _wan_transformer(in_channels: int, image_dim: int | None = None):
     )
 
 
-def build_wan_text_to_video(folder: Path, licence: str = "apache-2.0") -> Path:
-    """A WanPipeline (Wan 2.1 T2V's architecture) in miniature."""
+def build_wan_text_to_video(folder: Path, licence: str = "apache-2.0", two_experts: bool = False) -> Path:
+    """A WanPipeline (Wan 2.1 T2V's architecture) in miniature; with two_experts, Wan 2.2 A14B's: a
+    second transformer for the steps below the boundary."""
     import torch
     from diffusers import WanPipeline
 
     torch.manual_seed(0)
     tokenizer = _tokenizer()
+    experts = {"transformer_2": _wan_transformer(16), "boundary_ratio": 0.875} if two_experts else {}
     pipe = WanPipeline(
         tokenizer=tokenizer,
         text_encoder=_text_encoder(tokenizer, "wan"),
         vae=_wan_vae(),
         scheduler=_wan_scheduler(),
         transformer=_wan_transformer(16),
+        **experts,
     )
     pipe.save_pretrained(folder, safe_serialization=True)
-    _card(Path(folder), licence, "Tiny Wan text-to-video")
+    _card(Path(folder), licence, "Tiny Wan 2.2 A14B" if two_experts else "Tiny Wan text-to-video")
     return Path(folder)
 
 

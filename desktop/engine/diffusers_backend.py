@@ -331,10 +331,13 @@ class DiffusersBackend:
     def _videos(self, pipe, request: GenerationRequest, seeds: list[int], steps: StepReporter):
         """One clip per seed, one after another (a video batch rarely fits a consumer GPU)."""
         steps.latents_view = video_models.preview_view(pipe, request)
+        folder = resolve_model(request.model, self.hf_cache_dir)
+        experts = video_models.expert_guidance(pipe, _preset(request.model, folder))
         clips = []
         for index, seed in enumerate(seeds):
             steps.video_index = index
-            clips.append(video_models.make_clip(pipe, request, seed, index, _shared_arguments(pipe, request, steps)))
+            shared = {**_shared_arguments(pipe, request, steps), **experts}
+            clips.append(video_models.make_clip(pipe, request, seed, index, shared))
         return clips
 
     def _out_of_memory(self, request: GenerationRequest) -> EngineError:

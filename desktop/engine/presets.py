@@ -37,6 +37,9 @@ class ModelPreset:
     group_offload_below_gib: float | None = None
     # Decode the video in tiles: a video VAE's decode is the peak of a run (81 frames at 480p).
     vae_tiling: bool = False
+    # Wan 2.2 A14B's second expert (the low-noise transformer) guides at this scale; the form's
+    # guidance is the first (high-noise) expert's.
+    low_noise_guidance: float | None = None
     # The licence of every model of this family (the model's own card, when it has one, says more).
     licence: str = ""
     # The weights' precision on a CUDA GPU: the video transformers (Wan, LTX, CogVideoX, Hunyuan) were
@@ -196,6 +199,34 @@ SHAP_E_IMAGE = ModelPreset(
     "Shap-E image to 3D", {"width": 64, "height": 64, "steps": 64, "guidance": 3.0, "frames": 20, "fps": 10}
 )
 
+# Wan 2.2 A14B (T2V and I2V): two 14B experts, the first for high noise, the second for the rest
+# (the folder's boundary_ratio says where), after diffusers' docs: 40 steps, guidance 4 and 3 (T2V,
+# 1280x720) or 3.5 and 3.5 (I2V, 832x480), 81 frames at 16 fps, the folder's own flow shift. Both
+# experts in bfloat16 are about 57 GB: model offload (one expert on the GPU at a time) below 96 GB,
+# group offload below 40 GB.
+WAN_A14B_T2V = ModelPreset(
+    "Wan 2.2 A14B text-to-video",
+    {"width": 1280, "height": 720, "steps": 40, "guidance": 4.0, "frames": 81, "fps": 16},
+    offload_below_gib=96,
+    group_offload_below_gib=40,
+    negative_prompt=WAN_NEGATIVE_PROMPT,
+    vae_tiling=True,
+    licence="apache-2.0",
+    cuda_dtype="bfloat16",
+    low_noise_guidance=3.0,
+)
+WAN_A14B_I2V = ModelPreset(
+    "Wan 2.2 A14B image-to-video",
+    {"width": 832, "height": 480, "steps": 40, "guidance": 3.5, "frames": 81, "fps": 16},
+    offload_below_gib=96,
+    group_offload_below_gib=40,
+    negative_prompt=WAN_NEGATIVE_PROMPT,
+    vae_tiling=True,
+    licence="apache-2.0",
+    cuda_dtype="bfloat16",
+    low_noise_guidance=3.5,
+)
+
 # Presets found by the pipeline class a model folder's model_index.json names.
 BY_PIPELINE_CLASS = {
     "TextToVideoSDPipeline": MODELSCOPE,
@@ -203,6 +234,9 @@ BY_PIPELINE_CLASS = {
     "WanImageToVideoPipeline": WAN_I2V,
     # Wan 2.2 TI2V's model_index.json names WanPipeline with expand_timesteps (video_models.py).
     "WanPipeline+expand_timesteps": WAN_TI2V,
+    # Wan 2.2 A14B's names a second transformer and a boundary_ratio (video_models.py).
+    "WanPipeline+two_experts": WAN_A14B_T2V,
+    "WanImageToVideoPipeline+two_experts": WAN_A14B_I2V,
     "LTXPipeline": LTX,
     "LTXImageToVideoPipeline": LTX,
     "CogVideoXPipeline": COGVIDEOX,

@@ -105,13 +105,29 @@ def video_pipeline(folder: Path | None) -> VideoPipeline | None:
     return VIDEO_PIPELINES.get(class_name)
 
 
+def has_two_experts(index: dict) -> bool:
+    """Wan 2.2 A14B: a second transformer for the low-noise steps, and where it takes over."""
+    second = index.get("transformer_2")
+    return index.get("boundary_ratio") is not None and isinstance(second, list) and None not in second
+
+
 def preset_key(folder: Path | None, class_name: str) -> str:
-    """The key of the folder's recipe in presets.BY_PIPELINE_CLASS (a Wan 2.2 TI2V folder has its own)."""
-    return (
-        "WanPipeline+expand_timesteps"
-        if folder is not None and video_pipeline(folder) is WAN_TI2V_PIPELINE
-        else class_name
-    )
+    """The key of the folder's recipe in presets.BY_PIPELINE_CLASS (Wan 2.2 TI2V and A14B folders have
+    their own)."""
+    if folder is None:
+        return class_name
+    if video_pipeline(folder) is WAN_TI2V_PIPELINE:
+        return "WanPipeline+expand_timesteps"
+    if class_name.startswith("Wan") and has_two_experts(model_index(folder)):
+        return f"{class_name}+two_experts"
+    return class_name
+
+
+def expert_guidance(pipe, preset) -> dict:
+    """The second expert's guidance where the pipeline has one (Wan 2.2 A14B)."""
+    if preset.low_noise_guidance is None or getattr(pipe.config, "boundary_ratio", None) is None:
+        return {}
+    return {"guidance_scale_2": preset.low_noise_guidance}
 
 
 def is_unsupported_video(class_name: str) -> bool:

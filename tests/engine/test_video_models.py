@@ -35,6 +35,7 @@ def models(tmp_path_factory) -> dict:
         "ti2v": build_wan_ti2v(root / "wan-ti2v"),
         "ltx": build_ltx_text_to_video(root / "ltx"),
         "cogvideox": build_cogvideox_text_to_video(root / "cogvideox"),
+        "a14b": build_wan_text_to_video(root / "wan-a14b", two_experts=True),
     }
 
 
@@ -156,6 +157,30 @@ def test_cogvideox_makes_a_clip_with_its_recipe(engine, models):
     assert [p.step for p in seen] == [1, 2, 3]
     assert result.request.licence == "Apache-2.0"
     assert type(engine.backend("diffusers")._cache._pipeline).__name__ == "CogVideoXPipeline"
+
+
+def test_wan_2_2_a14b_hands_the_low_noise_steps_to_its_second_expert_with_its_own_guidance(engine, models):
+    caps = engine.capabilities("diffusers", str(models["a14b"]))
+    assert caps.defaults["steps"] == 40 and caps.defaults["guidance"] == 4.0 and caps.defaults["width"] == 1280
+    run(engine, clip(models["a14b"]))  # loads it
+    pipe = engine.backend("diffusers")._cache._pipeline
+    calls = {"transformer": 0, "transformer_2": 0}
+    hooks = [
+        getattr(pipe, name).register_forward_hook(lambda *_, name=name: calls.__setitem__(name, calls[name] + 1))
+        for name in calls
+    ]
+    try:
+        run(engine, clip(models["a14b"], steps=8))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    # Both experts ran (each step twice: with and without the prompt), and the second one at the
+    # recipe's guidance while the first kept the request's.
+    assert calls["transformer"] > 0 and calls["transformer_2"] > 0
+    assert pipe._guidance_scale_2 == 3.0 and pipe._guidance_scale == clip(models["a14b"]).guidance
+    # A Wan 2.1 folder (one transformer) gets no second guidance.
+    run(engine, clip(models["wan"]))
+    assert engine.backend("diffusers")._cache._pipeline._guidance_scale_2 is None
 
 
 def test_cancel_stops_a_wan_clip_and_the_pipeline_stays_usable(engine, models):
