@@ -226,7 +226,7 @@ class DiffusersBackend:
         seeds = [(request.seed + i) % (SEED_MAX + 1) for i in range(request.count)]
         try:
             if video:
-                items = self._videos(pipe, request, seeds, steps)
+                items = self._videos(pipe, request, seeds, steps, folder)
             elif request.task.spec.media is MediaKind.MESH:
                 items = shape_e.generate(pipe, request, seeds, on_progress, cancel, started)
             elif request.task.spec.edits:
@@ -328,10 +328,9 @@ class DiffusersBackend:
             self._derived[request.task] = pipe
         return self._derived[request.task]
 
-    def _videos(self, pipe, request: GenerationRequest, seeds: list[int], steps: StepReporter):
+    def _videos(self, pipe, request: GenerationRequest, seeds: list[int], steps: StepReporter, folder: Path):
         """One clip per seed, one after another (a video batch rarely fits a consumer GPU)."""
         steps.latents_view = video_models.preview_view(pipe, request)
-        folder = resolve_model(request.model, self.hf_cache_dir)
         experts = video_models.expert_guidance(pipe, _preset(request.model, folder))
         clips = []
         for index, seed in enumerate(seeds):
