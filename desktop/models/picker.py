@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from desktop.engine.models import is_hub_id
-from desktop.engine.presets import is_demo
+from desktop.engine.presets import built_in_folder
 from desktop.engine.tasks import Task
 from desktop.models.installed import cached_snapshot, pipeline_problem
 from desktop.models.model_tasks import folder_tasks
@@ -31,7 +31,7 @@ def model_tasks(engine, backend_id: str, model: str, cache_dir: Path | None = No
         if snapshot is None or not (snapshot / "model_index.json").is_file() or pipeline_problem(snapshot):
             return frozenset()
         return folder_tasks(snapshot)
-    if is_demo(model):
+    if built_in_folder(model) is not None:  # the demo models (image and video)
         return frozenset(engine.capabilities(backend_id, model).tasks)
     return UNKNOWN
 

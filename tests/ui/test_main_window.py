@@ -45,6 +45,7 @@ def test_without_any_model_the_first_run_says_what_to_do(make_window, monkeypatc
     from desktop.library.settings import Settings
 
     monkeypatch.setattr("desktop.engine.presets.DEMO_MODEL_DIR", tmp_path / "no-demo")
+    monkeypatch.setattr("desktop.engine.presets.DEMO_VIDEO_MODEL_DIR", tmp_path / "no-demo-video")
     window = make_window(Settings())
     assert "Welcome to Diffusion Studio" in window.progress.preview.text()
     assert "Settings" in window.progress.preview.text() and window.form.model.currentText() == ""
@@ -233,7 +234,8 @@ def test_window_size_and_splitters_come_back_after_a_restart(make_window, settin
     assert second._splitters["middle"].sizes() == wanted
 
 
-def test_words_the_demo_does_not_know_are_named_while_typing_and_video_is_disabled_with_a_reason(qtbot, make_window):
+def test_words_the_demo_does_not_know_are_named_while_typing_and_3d_is_disabled_with_a_reason(qtbot, make_window):
+    from desktop.engine.presets import demo_video_installed
     from desktop.library.settings import Settings
 
     window = make_window(Settings())
@@ -244,5 +246,7 @@ def test_words_the_demo_does_not_know_are_named_while_typing_and_video_is_disabl
     assert all(word in note for word in ("sleek", "sneaker", "ocean", "plastic")) and "circle" not in note
     form.prompt.setPlainText("a red circle on a blue background")
     qtbot.waitUntil(lambda: not form.vocabulary_note.isVisible(), timeout=3000)
-    video = form.task.model().item(form.task.findData("text-to-video"))
-    assert not video.isEnabled() and "makes images, not videos" in video.toolTip()
+    # Video is there (the built-in demo video model makes clips); 3D needs a model nothing listed is.
+    assert form.task.model().item(form.task.findData("text-to-video")).isEnabled() == demo_video_installed()
+    three_d = form.task.model().item(form.task.findData("text-to-3d"))
+    assert not three_d.isEnabled() and three_d.toolTip(), three_d.toolTip()
