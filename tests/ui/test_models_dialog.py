@@ -11,6 +11,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from desktop.engine.presets import demo_video_installed
 from desktop.library.settings import Settings
 from tests.models import conftest as hub_fixtures
 from tests.models.conftest import REPO
@@ -104,7 +105,8 @@ def test_the_picker_lists_only_models_that_can_do_the_task(
     video = form.task.model().item(form.task.findData("text-to-video"))
     assert video.isEnabled()  # a listed model can: choosing Video picks it
     form.task.setCurrentIndex(form.task.findData("text-to-video"))
-    assert listed(form) == [str(tiny_video_model)] and form.model_value == str(tiny_video_model)
+    built_in_video = ["Demo video (built-in)"] if demo_video_installed() else []
+    assert listed(form) == [str(tiny_video_model), *built_in_video] and form.model_value == str(tiny_video_model)
     assert (form.width.value(), form.frames.value()) == (256, 16)  # its recipe
     form.task.setCurrentIndex(form.task.findData("inpaint"))
     assert listed(form) == [str(tiny_inpainting_model), str(tiny_model), "Demo (built-in)"]
