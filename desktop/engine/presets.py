@@ -8,7 +8,7 @@ diffusers model gets. Backends and the form read these; nothing else special-cas
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from desktop.resources import DEMO_MODEL_DIR
@@ -215,15 +215,10 @@ WAN_A14B_T2V = ModelPreset(
     cuda_dtype="bfloat16",
     low_noise_guidance=3.0,
 )
-WAN_A14B_I2V = ModelPreset(
-    "Wan 2.2 A14B image-to-video",
-    {"width": 832, "height": 480, "steps": 40, "guidance": 3.5, "frames": 81, "fps": 16},
-    offload_below_gib=96,
-    group_offload_below_gib=40,
-    negative_prompt=WAN_NEGATIVE_PROMPT,
-    vae_tiling=True,
-    licence="apache-2.0",
-    cuda_dtype="bfloat16",
+WAN_A14B_I2V = replace(
+    WAN_A14B_T2V,
+    name="Wan 2.2 A14B image-to-video",
+    defaults={"width": 832, "height": 480, "steps": 40, "guidance": 3.5, "frames": 81, "fps": 16},
     low_noise_guidance=3.5,
 )
 
