@@ -1,10 +1,11 @@
 """Tiny random-weight video pipelines of today's families, built on this machine (no hub): Wan 2.1
 text-to-video and image-to-video, Wan 2.2 TI2V and A14B, LTX-Video text-to-video and image-to-video,
-and CogVideoX.
+CogVideoX and HunyuanVideo.
 
 Each is saved like a real model (safetensors, model_index.json, a README.md whose front matter names
 a licence) and loaded by the app's own loading code. Tokenizers are built here too: a small Unigram
-vocabulary in transformers' T5Tokenizer (what Wan's UMT5 and LTX's T5 use).
+vocabulary in transformers' T5Tokenizer (what Wan's UMT5 and LTX's T5 use), and a byte-level BPE
+laid out as Llama 3's (HunyuanVideo's LLaVA-Llama-3 text encoder).
 """
 
 from __future__ import annotations
@@ -57,9 +58,11 @@ def _text_encoder(tokenizer, family: str):
     )
 
 
-def _card(folder: Path, licence: str, title: str) -> None:
+def _card(folder: Path, licence: str, title: str, licence_name: str = "") -> None:
+    name = f"license_name: {licence_name}\n" if licence_name else ""
     (folder / "README.md").write_text(
-        f"---\nlicense: {licence}\nlibrary_name: diffusers\ntags:\n- video\n---\n\n# {title}\n\nA tiny test model.\n",
+        f"---\nlicense: {licence}\n{name}library_name: diffusers\ntags:\n- video\n---\n\n# {title}\n\n"
+        "A tiny test model.\n",
         encoding="utf-8",
     )
 
@@ -285,3 +288,161 @@ def build_cogvideox_text_to_video(folder: Path, licence: str = "apache-2.0") -> 
     pipe.save_pretrained(folder, safe_serialization=True)
     _card(Path(folder), licence, "Tiny CogVideoX")
     return Path(folder)
+
+
+# Llama 3's pre-tokenizer split and the special tokens HunyuanVideo's prompt template uses.
+LLAMA3_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+LLAMA3_SPECIALS = ("<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>")
+
+
+def _llama3_tokenizer():
+    """A byte-level BPE laid out as Llama 3's tokenizer.json: every byte is a token (any prompt encodes,
+    nothing is unknown), and the words of HunyuanVideo's prompt template and of WORDS are one token
+    each, as in Llama 3. So the template before the prompt is the 95 tokens the pipeline crops off
+    (DEFAULT_PROMPT_TEMPLATE's crop_start): the text encoder's output starts at the prompt."""
+    import re
+
+    from diffusers.pipelines.hunyuan_video.pipeline_hunyuan_video import DEFAULT_PROMPT_TEMPLATE
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(LLAMA3_SPLIT), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    template = DEFAULT_PROMPT_TEMPLATE["template"]
+    text = re.split("|".join(map(re.escape, LLAMA3_SPECIALS)), template.format(""))
+    words = {word for part in text for word, _ in pre_tokenizer.pre_tokenize_str(part)}
+    words |= {"Ġ" + word for word in WORDS}
+    # Each word is built left to right; the merges of words after a space come first, so that a merge
+    # inside one (us+e of "user") never splits another ("Ġused").
+    vocab = {byte: i for i, byte in enumerate(sorted(pre_tokenizers.ByteLevel.alphabet()))}
+    merges = []
+    for word in sorted(words, key=lambda w: (not w.startswith("Ġ"), w)):
+        for end in range(2, len(word) + 1):
+            if word[:end] not in vocab:
+                vocab[word[:end]] = len(vocab)
+                merges.append((word[: end - 1], word[end - 1]))
+    core = Tokenizer(models.BPE(vocab=vocab, merges=merges))
+    core.pre_tokenizer = pre_tokenizer
+    core.decoder = decoders.ByteLevel()
+    core.add_special_tokens(list(LLAMA3_SPECIALS))
+    bos = core.token_to_id("<|begin_of_text|>")
+    core.post_processor = processors.TemplateProcessing(
+        single="<|begin_of_text|> $A", special_tokens=[("<|begin_of_text|>", bos)]
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        bos_token="<|begin_of_text|>",
+        eos_token="<|eot_id|>",
+        pad_token="<|end_of_text|>",
+        padding_side="right",
+        model_max_length=1024,
+    )
+    crop = DEFAULT_PROMPT_TEMPLATE["crop_start"]
+    assert len(tokenizer(template.split("{}")[0]).input_ids) == crop, "the template is not the 95 tokens cropped"
+    return tokenizer
+
+
+def build_hunyuan_text_to_video(
+    folder: Path, licence: str = "other", licence_name: str = "tencent-hunyuan-community"
+) -> Path:
+    """A HunyuanVideoPipeline in miniature, laid out as the released folder (hunyuanvideo-community/
+    HunyuanVideo): a Llama text encoder whose Llama 3 byte-level tokenizer.json is declared as
+    LlamaTokenizerFast, a CLIP text encoder for the pooled prompt, a causal 3D VAE that packs 4 frames
+    into one latent frame (8x spatially), and flow matching with shift 7."""
+    import json
+
+    import torch
+    from diffusers import (
+        AutoencoderKLHunyuanVideo,
+        FlowMatchEulerDiscreteScheduler,
+        HunyuanVideoPipeline,
+        HunyuanVideoTransformer3DModel,
+    )
+    from tiny_models import _tokenizer as _clip_tokenizer
+    from transformers import CLIPTextConfig, CLIPTextModel, LlamaConfig, LlamaModel
+
+    tokenizer, tokenizer_2 = _llama3_tokenizer(), _clip_tokenizer()
+    torch.manual_seed(0)
+    transformer = HunyuanVideoTransformer3DModel(
+        in_channels=4,
+        out_channels=4,
+        num_attention_heads=2,
+        attention_head_dim=10,
+        num_layers=1,
+        num_single_layers=1,
+        num_refiner_layers=1,
+        patch_size=1,
+        patch_size_t=1,
+        guidance_embeds=True,
+        text_embed_dim=16,
+        pooled_projection_dim=8,
+        rope_axes_dim=(2, 4, 4),
+    )
+    torch.manual_seed(0)
+    vae = AutoencoderKLHunyuanVideo(
+        latent_channels=4,
+        down_block_types=("HunyuanVideoDownBlock3D",) * 4,
+        up_block_types=("HunyuanVideoUpBlock3D",) * 4,
+        block_out_channels=(8, 8, 8, 8),
+        layers_per_block=1,
+        norm_num_groups=4,
+        spatial_compression_ratio=8,
+        temporal_compression_ratio=4,
+    )
+    torch.manual_seed(0)
+    # Three layers: the pipeline reads the hidden states two layers before the last.
+    text_encoder = LlamaModel(
+        LlamaConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=16,
+            intermediate_size=37,
+            num_attention_heads=4,
+            num_key_value_heads=4,
+            num_hidden_layers=3,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    )
+    torch.manual_seed(0)
+    text_encoder_2 = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=len(tokenizer_2),
+            hidden_size=8,  # its pooled output is the transformer's pooled projection
+            intermediate_size=37,
+            num_attention_heads=2,
+            num_hidden_layers=2,
+            max_position_embeddings=77,
+            bos_token_id=tokenizer_2.bos_token_id,
+            eos_token_id=tokenizer_2.eos_token_id,
+            pad_token_id=tokenizer_2.pad_token_id,
+        )
+    )
+    pipe = HunyuanVideoPipeline(
+        tokenizer=tokenizer,
+        text_encoder=text_encoder,
+        tokenizer_2=tokenizer_2,
+        text_encoder_2=text_encoder_2,
+        vae=vae,
+        transformer=transformer,
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
+    )
+    folder = Path(folder)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    # The released folder names its Llama 3 tokenizer LlamaTokenizerFast, as the one saved here now.
+    index = json.loads((folder / "model_index.json").read_text())
+    index["tokenizer"] = ["transformers", "LlamaTokenizerFast"]
+    (folder / "model_index.json").write_text(json.dumps(index, indent=2))
+    config_file = folder / "tokenizer" / "tokenizer_config.json"
+    config = json.loads(config_file.read_text())
+    config["tokenizer_class"] = "LlamaTokenizerFast"
+    config_file.write_text(json.dumps(config, indent=2))
+    _card(folder, licence, "Tiny HunyuanVideo", licence_name)
+    return folder

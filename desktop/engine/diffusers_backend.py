@@ -62,6 +62,45 @@ def pipeline_class_name(folder: Path) -> str:
         return ""
 
 
+def _is_byte_level(tokenizer_json: Path) -> bool:
+    try:
+        data = json.loads(tokenizer_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    parts = [data.get("pre_tokenizer"), data.get("decoder")] if isinstance(data, dict) else []
+    while parts:
+        part = parts.pop()
+        if isinstance(part, dict):
+            if part.get("type") == "ByteLevel":
+                return True
+            parts += [*part.get("pretokenizers", []), *part.get("decoders", [])]
+    return False
+
+
+def byte_level_llama_tokenizers(folder: Path) -> dict:
+    """The folder's tokenizers that model_index.json calls LlamaTokenizer(Fast) but whose tokenizer.json
+    is byte-level BPE (Llama 3's: HunyuanVideo's text encoder), loaded as that file says. transformers
+    5's LlamaTokenizer puts SentencePiece's Metaspace in place of the file's pre-tokenizer: spaces are
+    lost, every id changes, and HunyuanVideo's crop of its prompt template no longer ends at the prompt."""
+    try:
+        index = json.loads((folder / "model_index.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    names = [
+        name
+        for name, value in (index.items() if isinstance(index, dict) else ())
+        if isinstance(value, list)
+        and value[-1:] in (["LlamaTokenizer"], ["LlamaTokenizerFast"])
+        and _is_byte_level(folder / name / "tokenizer.json")
+    ]
+    if not names:
+        return {}
+    lazy_imports.diffusers()
+    from transformers import PreTrainedTokenizerFast
+
+    return {name: PreTrainedTokenizerFast.from_pretrained(folder / name, local_files_only=True) for name in names}
+
+
 def model_tasks(folder: Path | None) -> tuple[frozenset[Task], dict[Task, str]]:
     """The tasks a model folder's pipeline can do, and why the others are out, from model_index.json.
 
@@ -376,6 +415,7 @@ class DiffusersBackend:
                 variant=variant,
                 use_safetensors=None if options.allow_pickle_weights else True,
                 local_files_only=True,
+                **byte_level_llama_tokenizers(folder),
             )
         except Exception as exc:  # any failure to load means the folder is broken or incomplete
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

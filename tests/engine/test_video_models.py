@@ -1,5 +1,5 @@
 """Today's video families on tiny random-weight pipelines built here (Wan 2.1 T2V and I2V, Wan 2.2
-TI2V, LTX-Video, CogVideoX), run through the engine's real loading and generation code."""
+TI2V, LTX-Video, CogVideoX, HunyuanVideo), run through the engine's real loading and generation code."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 from tiny_video_models import (
     build_cogvideox_text_to_video,
+    build_hunyuan_text_to_video,
     build_ltx_text_to_video,
     build_wan_image_to_video,
     build_wan_text_to_video,
@@ -37,6 +38,12 @@ def models(tmp_path_factory) -> dict:
         "cogvideox": build_cogvideox_text_to_video(root / "cogvideox"),
         "a14b": build_wan_text_to_video(root / "wan-a14b", two_experts=True),
     }
+
+
+@pytest.fixture(scope="module")
+def hunyuan(tmp_path_factory):
+    """Its own fixture: the family's test runs without building the others."""
+    return build_hunyuan_text_to_video(tmp_path_factory.mktemp("video-models") / "hunyuan")
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +164,33 @@ def test_cogvideox_makes_a_clip_with_its_recipe(engine, models):
     assert [p.step for p in seen] == [1, 2, 3]
     assert result.request.licence == "Apache-2.0"
     assert type(engine.backend("diffusers")._cache._pipeline).__name__ == "CogVideoXPipeline"
+
+
+def test_hunyuan_video_makes_a_clip_with_its_recipe_and_the_whole_prompt(engine, hunyuan):
+    from diffusers.pipelines.hunyuan_video.pipeline_hunyuan_video import DEFAULT_PROMPT_TEMPLATE
+
+    caps = engine.capabilities("diffusers", str(hunyuan))
+    assert caps.tasks == {Task.TEXT_TO_VIDEO} and caps.size_multiple == 16 and not caps.takes("scheduler")
+    recipe = {key: caps.defaults[key] for key in ("width", "height", "frames", "fps", "steps", "guidance")}
+    assert recipe == {"width": 512, "height": 320, "frames": 61, "fps": 15, "steps": 30, "guidance": 6.0}
+    says = "frames must be 4k+1 for HunyuanVideo models (5, 9, 13, ..., 81): 16 is not; choose 13 or 17"
+    with pytest.raises(ValidationError, match=re.escape(says)):
+        validate(clip(hunyuan, frames=16))
+    seen = []
+    result = run(engine, clip(hunyuan), on_progress=seen.append)
+    (video,) = result.images
+    assert len(video.frames) == 9 and video.frames[0].size == (64, 64) and video.fps == 8
+    assert [p.step for p in seen] == [1, 2, 3] and all(p.preview is not None for p in seen)
+    assert result.request.licence == "other: tencent-hunyuan-community"
+    pipe = engine.backend("diffusers")._cache._pipeline
+    assert type(pipe).__name__ == "HunyuanVideoPipeline" and pipe.scheduler.config.shift == 7.0  # the folder's
+    # The pipeline crops the prompt template's first 95 tokens off the text encoder's output: with the
+    # folder's Llama 3 tokenizer read as its tokenizer.json says, what is left starts with the prompt.
+    tokenizer, template = pipe.tokenizer, DEFAULT_PROMPT_TEMPLATE
+    prompt = tokenizer(PROMPT, add_special_tokens=False).input_ids
+    ids = tokenizer(template["template"].format(PROMPT)).input_ids
+    assert ids[template["crop_start"] :] == [*prompt, tokenizer.convert_tokens_to_ids("<|eot_id|>")]
+    assert tokenizer.decode(prompt) == PROMPT
 
 
 def test_wan_2_2_a14b_hands_the_low_noise_steps_to_its_second_expert_with_its_own_guidance(engine, models):
