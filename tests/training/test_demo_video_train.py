@@ -72,17 +72,28 @@ def test_a_short_training_run_writes_an_animatediff_folder_that_diffusers_loads(
     from desktop.training.demo_video import train
 
     out = tmp_path / "demo-video"
-    train.main(["--out", str(out), "--clips", "6", "--minutes", "0.02", "--batch", "1", "--no-evaluate"])
+    steps = ["--minutes", "1", "--max-steps", "3", "--batch", "1"]
+    train.main(["--out", str(out), "--clips", "6", *steps, "--learn-positions", "--no-evaluate"])
     index = json.loads((out / "model_index.json").read_text())
     assert index["_class_name"] == "AnimateDiffPipeline"
     assert index["unet"] == ["diffusers", "UNetMotionModel"] and index["motion_adapter"] == [None, None]
     weights = sorted(p.parent.name for p in out.rglob("*") if p.suffix in (".safetensors", ".bin", ".pt", ".ckpt"))
     assert weights == ["text_encoder", "unet", "vae"] and all(p.suffix == ".safetensors" for p in out.rglob("*.s*"))
     figures = json.loads((out / "training.json").read_text())
-    assert figures["steps"] > 0 and figures["clips"] == 6
+    assert figures["steps"] == 3 and figures["clips"] == 6 and isinstance(figures["direction_gap"], float)
 
     pipe = DiffusionPipeline.from_pretrained(out, local_files_only=True, use_safetensors=True)
     assert type(pipe).__name__ == "AnimateDiffPipeline" and type(pipe.unet).__name__ == "UNetMotionModel"
+    # The frame positions trained (--learn-positions) are the ones loaded: the 16 a clip uses moved
+    # off AnimateDiff's sinusoids, the 16 beyond never had a gradient and kept them.
+    from diffusers.models.embeddings import SinusoidalPositionalEmbedding
+
+    tables = [m.pe for m in pipe.unet.modules() if isinstance(m, SinusoidalPositionalEmbedding)]
+    assert len(tables) == 10
+    for table in tables:
+        sinusoids = SinusoidalPositionalEmbedding(table.shape[-1], table.shape[1]).pe
+        assert not torch.allclose(table[:, :16], sinusoids[:, :16])
+        assert torch.allclose(table[:, 16:], sinusoids[:, 16:], atol=1e-6)  # (the average of the weights rounds)
     pipe.set_progress_bar_config(disable=True)
     seen = []
 

@@ -105,6 +105,64 @@ def build_models(image_folder: Path, tokenizer):
     return vae, text_encoder, unet
 
 
+def learn_positions(unet) -> list:
+    """Make the motion modules' frame-position embeddings (AnimateDiff's fixed sinusoids) trainable.
+
+    Why: a 16-frame clip reads only the fastest sinusoids, which wrap around; the slow ones that grow
+    with the frame index barely change over 16 frames. A frame's index is therefore hard to read,
+    and "moving left" and "moving right" (the same path, opposite order) came out as a coin flip.
+    They stay where a standard UNetMotionModel keeps them (its `pos_embed.pe` weights), so the saved
+    folder loads as any AnimateDiff model; frames beyond the 16 trained keep their sinusoids."""
+    import torch
+
+    learned = []
+    for module in unet.modules():
+        if type(module).__name__ == "SinusoidalPositionalEmbedding" and "pe" in module._buffers:
+            table = module._buffers.pop("pe")
+            module.pe = torch.nn.Parameter(table.detach().clone())
+            learned.append(module.pe)
+    return learned
+
+
+def direction_gap(unet, text_encoder, tokenizer, latents, clips: list[Clip], seed: int = 0) -> float:
+    """How much worse the UNet predicts held-out clips when their caption names the opposite motion
+    (left for right, shrinking for growing), at the noise levels where a clip's layout is decided:
+    the mean loss with the opposite caption less that with the true one. Near 0: the model does not
+    read the direction from the caption."""
+    import torch
+
+    scheduler = _training_scheduler()
+    captions = (
+        [c.caption for c in clips],
+        [Clip(c.shape, c.color, c.background, REVERSED[c.motion], wording=c.wording).caption for c in clips],
+    )
+    generator = torch.Generator().manual_seed(seed)
+    gaps = []
+    with torch.no_grad():
+        contexts = [text_encoder(_ids(tokenizer, c))[0].repeat_interleave(latents.shape[2], dim=0) for c in captions]
+        for level in (750, 850, 950):
+            noise = torch.randn(latents.shape, generator=generator)
+            t = torch.full((len(latents),), level)
+            noisy, target = scheduler.add_noise(latents, noise, t), scheduler.get_velocity(latents, noise, t)
+            true, opposite = (
+                float(((unet(noisy, t, encoder_hidden_states=c).sample - target) ** 2).mean()) for c in contexts
+            )
+            gaps.append(opposite - true)
+    return round(float(np.mean(gaps)), 5)
+
+
+def _training_scheduler():
+    from diffusers import DDPMScheduler
+
+    # v-prediction, as the image demo (and its scheduler) was trained.
+    return DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="v_prediction")
+
+
+def _ids(tokenizer, captions: list[str]):
+    padded = tokenizer(captions, padding="max_length", max_length=MAX_TOKENS, truncation=True, return_tensors="pt")
+    return padded.input_ids
+
+
 def to_tensor(frames: np.ndarray):
     import torch
 
@@ -139,27 +197,25 @@ def train(
     log,
     checkpoint,
     high_noise: float = 0.5,
+    high_from: int = 600,
+    max_steps: int | None = None,
 ) -> dict:
     import torch
-    from diffusers import DDPMScheduler
 
-    # v-prediction, as the image demo (and its scheduler) was trained.
-    scheduler = DDPMScheduler(
-        num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="v_prediction"
-    )
-
-    def ids(captions):
-        return tokenizer(
-            captions, padding="max_length", max_length=MAX_TOKENS, truncation=True, return_tensors="pt"
-        ).input_ids
-
+    scheduler = _training_scheduler()
     # Every clip also plays backwards, which is another clip: left <-> right, growing <-> shrinking.
-    forward = ids([c.caption for c in clips])
-    backward = ids([Clip(c.shape, c.color, c.background, REVERSED[c.motion], wording=c.wording).caption for c in clips])
-    empty = ids([""])[0]
-    motion = [p for n, p in unet.named_parameters() if "motion_modules" in n]
-    others = [p for n, p in unet.named_parameters() if "motion_modules" not in n] + list(text_encoder.parameters())
+    forward = _ids(tokenizer, [c.caption for c in clips])
+    backward = _ids(
+        tokenizer, [Clip(c.shape, c.color, c.background, REVERSED[c.motion], wording=c.wording).caption for c in clips]
+    )
+    empty = _ids(tokenizer, [""])[0]
+    named = list(unet.named_parameters())
+    positions = [p for n, p in named if n.endswith("pos_embed.pe")]
+    motion = [p for n, p in named if "motion_modules" in n and not n.endswith("pos_embed.pe")]
+    others = [p for n, p in named if "motion_modules" not in n] + list(text_encoder.parameters())
     groups = [{"params": motion, "lr": lr, "base": lr}, {"params": others, "lr": lr / 2, "base": lr / 2}]
+    if positions:  # a table of numbers, not weights: faster, and no decay toward zero
+        groups.append({"params": positions, "lr": 3 * lr, "base": 3 * lr, "weight_decay": 0.0})
     optimizer = torch.optim.AdamW(groups, weight_decay=1e-2)
     ema = copy.deepcopy(unet).requires_grad_(False)
     ema_text = copy.deepcopy(text_encoder).requires_grad_(False)
@@ -169,7 +225,7 @@ def train(
     unet.train()
     text_encoder.train()
     losses = []
-    while time.time() < deadline:
+    while time.time() < deadline and step != max_steps:
         index = torch.randint(0, len(latents), (batch,), generator=generator)
         reverse = torch.rand(batch, generator=generator) < 0.5
         x0 = latents[index]
@@ -183,7 +239,7 @@ def train(
         high = torch.rand(batch, generator=generator) < high_noise
         t = torch.where(
             high,
-            torch.randint(600, 1000, (batch,), generator=generator),
+            torch.randint(high_from, 1000, (batch,), generator=generator),
             torch.randint(0, 1000, (batch,), generator=generator),
         )
         noisy = scheduler.add_noise(x0, noise, t)
@@ -262,8 +318,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clips", type=int, default=2000)
     parser.add_argument("--minutes", type=float, default=70)
     parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--max-steps", type=int, help="stop after this many steps if the time is not up first")
     parser.add_argument("--lr", type=float, default=6e-4, help="the motion modules'; the rest train at half of it")
-    parser.add_argument("--high-noise", type=float, default=0.5, help="share of samples at noise levels 600-999")
+    parser.add_argument("--high-noise", type=float, default=0.5, help="share of samples at high noise levels")
+    parser.add_argument("--high-from", type=int, default=600, help="where high noise starts (to 999)")
+    parser.add_argument(
+        "--learn-positions", action="store_true", help="train the motion modules' frame positions (learn_positions)"
+    )
     parser.add_argument("--checkpoint-minutes", type=float, default=10)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     parser.add_argument("--no-evaluate", action="store_true")
@@ -285,6 +346,8 @@ def main(argv: list[str] | None = None) -> None:
         vae, text_encoder, unet = load_models(image_folder, args.init)
     else:
         vae, text_encoder, unet = build_models(image_folder, tokenizer)
+    if args.learn_positions:
+        learn_positions(unet)
     motion = sum(p.numel() for n, p in unet.named_parameters() if "motion_modules" in n)
     log(
         f"parameters: unet {sum(p.numel() for p in unet.parameters()):,} (motion modules {motion:,}), "
@@ -295,6 +358,13 @@ def main(argv: list[str] | None = None) -> None:
     latents = encode_clips(vae, videos, log)
     del videos
     log(f"latents {tuple(latents.shape)}, std {float(latents.std()):.3f}")
+    held_out_videos, held_out = dataset(min(24, args.clips), seed=args.seed + 1000, paths=args.paths)
+    held_out_latents = encode_clips(vae, held_out_videos, log)
+
+    def gap(model, text) -> float:
+        return direction_gap(model.eval(), text.eval(), tokenizer, held_out_latents, held_out)
+
+    log(f"direction gap at the start: {gap(unet, text_encoder)}")
     figures: dict = {
         "init": str(args.init) if args.init else "the image demo model",
         "paths": args.paths,
@@ -303,13 +373,15 @@ def main(argv: list[str] | None = None) -> None:
         "batch": args.batch,
         "lr": args.lr,
         "high_noise": args.high_noise,
+        "high_from": args.high_from,
+        "learn_positions": args.learn_positions,
         "threads": torch.get_num_threads(),
     }
 
     def checkpoint(ema, ema_text, so_far: dict) -> None:
         save(args.out, vae, ema_text, tokenizer, ema)
         (args.out / "training.json").write_text(json.dumps({**figures, **so_far, "partial": True}, indent=2) + "\n")
-        log(f"checkpoint saved to {args.out} ({so_far})")
+        log(f"checkpoint saved to {args.out} ({so_far}); direction gap {gap(ema, ema_text)}")
         if not args.no_evaluate:
             log(f"probe: {probe(args.out)}")
 
@@ -325,8 +397,11 @@ def main(argv: list[str] | None = None) -> None:
         log,
         (args.checkpoint_minutes, checkpoint),
         args.high_noise,
+        args.high_from,
+        args.max_steps,
     )
     figures.update({k: v for k, v in trained.items() if k not in ("unet", "text_encoder")})
+    figures["direction_gap"] = gap(trained["unet"], trained["text_encoder"])
     save(args.out, vae, trained["text_encoder"], tokenizer, trained["unet"])
     figures["total_minutes"] = round((time.time() - started) / 60, 1)
     (args.out / "training.json").write_text(json.dumps(figures, indent=2) + "\n")
