@@ -64,6 +64,37 @@ def test_it_starts_from_the_image_demo_with_motion_modules_that_do_nothing_yet()
     assert torch.allclose(out[:, :, order], shuffled, atol=1e-5)
 
 
+def self_attention_share(unet) -> float:
+    """The mean weight a motion module's attention puts on a frame itself, from the frames' positions
+    alone (1/16 = attending to the 16 frames alike)."""
+    import torch
+
+    shares = []
+    for block in unet.modules():
+        if type(block).__name__ == "BasicTransformerBlock" and block.pos_embed is not None:
+            positions, attention = block.pos_embed.pe[0, :16], block.attn1
+            q, k = (
+                (positions @ w.T).view(16, attention.heads, -1).transpose(0, 1)
+                for w in (attention.to_q.weight, attention.to_k.weight)
+            )
+            weights = torch.softmax(q @ k.transpose(1, 2) / q.shape[-1] ** 0.5, dim=-1)
+            shares.append(float(weights.diagonal(dim1=1, dim2=2).mean()))
+    return sum(shares) / len(shares)
+
+
+def test_local_attention_starts_the_motion_modules_on_nearby_frames():
+    import torch
+
+    torch.manual_seed(0)
+    _, _, plain = build_models(image_demo_folder(), build_tokenizer())
+    torch.manual_seed(0)
+    _, _, local = build_models(image_demo_folder(), build_tokenizer(), local_attention=4.0)
+    assert abs(self_attention_share(plain) - 1 / 16) < 0.01  # AnimateDiff's start: no frame knows its place
+    assert self_attention_share(local) > 0.15
+    block = next(m for m in local.modules() if type(m).__name__ == "BasicTransformerBlock" and m.pos_embed is not None)
+    assert torch.equal(block.attn1.to_k.weight, block.attn1.to_q.weight) and block.pos_embed.pe.abs().max() == 4.0
+
+
 @pytest.mark.filterwarnings("ignore")
 def test_a_short_training_run_writes_an_animatediff_folder_that_diffusers_loads(tmp_path):
     import torch

@@ -57,7 +57,7 @@ def load_models(image_folder: Path, video_folder: Path):
     return vae, text_encoder, unet
 
 
-def build_models(image_folder: Path, tokenizer):
+def build_models(image_folder: Path, tokenizer, local_attention: float = 0.0):
     """The image demo's autoencoder; its text encoder with this vocabulary (the words both know keep
     their embeddings); a UNetMotionModel with its UNet's weights and new motion modules."""
     import torch
@@ -102,7 +102,29 @@ def build_models(image_folder: Path, tokenizer):
             if type(module).__name__ == "AnimateDiffTransformer3D":
                 module.proj_out.weight.zero_()
                 module.proj_out.bias.zero_()
+    if local_attention:
+        attend_to_nearby_frames(unet, local_attention)
     return vae, text_encoder, unet
+
+
+def attend_to_nearby_frames(unet, scale: float) -> None:
+    """Start the motion modules' attention on nearby frames: the query and key projections tied (so
+    two frames' positions agree most with themselves) and the frame positions scaled up.
+
+    Why: initialised as AnimateDiff's, a motion module attends to all 16 frames alike (measured: 6%
+    of the weight on a frame itself, as uniform), so what it passes on is the same for every frame
+    and the spatial layers cannot tell the first frame from the last, which "moving left" versus
+    "moving right" needs. With scale 4, 22% of the weight is on the frame itself and most of the
+    rest on its neighbours, so each frame's output carries its place in the clip from the first step."""
+    import torch
+
+    with torch.no_grad():
+        for module in unet.modules():
+            if type(module).__name__ == "BasicTransformerBlock" and module.pos_embed is not None:
+                module.pos_embed.pe.mul_(scale)
+                for attention in (module.attn1, module.attn2):
+                    if attention is not None and not attention.is_cross_attention:
+                        attention.to_k.weight.copy_(attention.to_q.weight)
 
 
 def learn_positions(unet) -> list:
@@ -323,6 +345,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--high-noise", type=float, default=0.5, help="share of samples at high noise levels")
     parser.add_argument("--high-from", type=int, default=600, help="where high noise starts (to 999)")
     parser.add_argument(
+        "--local-attention", type=float, default=0.0, help="new motion modules: see attend_to_nearby_frames (e.g. 4)"
+    )
+    parser.add_argument(
         "--learn-positions", action="store_true", help="train the motion modules' frame positions (learn_positions)"
     )
     parser.add_argument("--checkpoint-minutes", type=float, default=10)
@@ -345,7 +370,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.init:
         vae, text_encoder, unet = load_models(image_folder, args.init)
     else:
-        vae, text_encoder, unet = build_models(image_folder, tokenizer)
+        vae, text_encoder, unet = build_models(image_folder, tokenizer, args.local_attention)
     if args.learn_positions:
         learn_positions(unet)
     motion = sum(p.numel() for n, p in unet.named_parameters() if "motion_modules" in n)
@@ -375,6 +400,7 @@ def main(argv: list[str] | None = None) -> None:
         "high_noise": args.high_noise,
         "high_from": args.high_from,
         "learn_positions": args.learn_positions,
+        "local_attention": args.local_attention,
         "threads": torch.get_num_threads(),
     }
 
