@@ -64,6 +64,14 @@ def test_it_starts_from_the_image_demo_with_motion_modules_that_do_nothing_yet()
     assert torch.allclose(out[:, :, order], shuffled, atol=1e-5)
 
 
+def test_paired_batches_must_be_even(capsys):
+    from desktop.training.demo_video import train
+
+    with pytest.raises(SystemExit):
+        train.main(["--out", "unused", "--batch", "3", "--paired"])
+    assert "--paired needs an even --batch (a clip and itself backwards): 3 is odd." in capsys.readouterr().err
+
+
 def self_attention_share(unet) -> float:
     """The mean weight a motion module's attention puts on a frame itself, from the frames' positions
     alone (1/16 = attending to the 16 frames alike)."""
@@ -103,7 +111,7 @@ def test_a_short_training_run_writes_an_animatediff_folder_that_diffusers_loads(
     from desktop.training.demo_video import train
 
     out = tmp_path / "demo-video"
-    steps = ["--minutes", "1", "--max-steps", "3", "--batch", "1"]
+    steps = ["--minutes", "1", "--max-steps", "3", "--batch", "2", "--paired"]
     train.main(["--out", str(out), "--clips", "6", *steps, "--learn-positions", "--no-evaluate"])
     index = json.loads((out / "model_index.json").read_text())
     assert index["_class_name"] == "AnimateDiffPipeline"
