@@ -131,10 +131,10 @@ def learn_positions(unet) -> list:
     """Make the motion modules' frame-position embeddings (AnimateDiff's fixed sinusoids) trainable.
 
     Why: a 16-frame clip reads only the fastest sinusoids, which wrap around; the slow ones that grow
-    with the frame index barely change over 16 frames. A frame's index is therefore hard to read,
-    and "moving left" and "moving right" (the same path, opposite order) came out as a coin flip.
-    They stay where a standard UNetMotionModel keeps them (its `pos_embed.pe` weights), so the saved
-    folder loads as any AnimateDiff model; frames beyond the 16 trained keep their sinusoids."""
+    with the frame index barely change over 16 frames, so a frame's index is hard to read from them,
+    and "moving left" against "moving right" (the same path, opposite order) needs it. They stay
+    where a standard UNetMotionModel keeps them (its `pos_embed.pe` weights), so the saved folder
+    loads as any AnimateDiff model; frames beyond the 16 trained keep their sinusoids."""
     import torch
 
     learned = []
@@ -154,10 +154,7 @@ def direction_gap(unet, text_encoder, tokenizer, latents, clips: list[Clip], see
     import torch
 
     scheduler = _training_scheduler()
-    captions = (
-        [c.caption for c in clips],
-        [Clip(c.shape, c.color, c.background, REVERSED[c.motion], wording=c.wording).caption for c in clips],
-    )
+    captions = ([c.caption for c in clips], [_backwards(c) for c in clips])
     generator = torch.Generator().manual_seed(seed)
     gaps = []
     with torch.no_grad():
@@ -171,6 +168,11 @@ def direction_gap(unet, text_encoder, tokenizer, latents, clips: list[Clip], see
             )
             gaps.append(opposite - true)
     return round(float(np.mean(gaps)), 5)
+
+
+def _backwards(clip: Clip) -> str:
+    """The caption of the clip played backwards: the opposite motion."""
+    return Clip(clip.shape, clip.color, clip.background, REVERSED[clip.motion], wording=clip.wording).caption
 
 
 def _training_scheduler():
@@ -226,15 +228,13 @@ def train(
     """paired: half the batch is the other half played backwards with the same noise at the same
     noise level. At high noise the two inputs are nearly the same, so all that tells their targets
     apart is the caption's direction: the gradient that ties "left" to a clip's order, which with
-    independent samples is a small part of the loss (three runs plateaued at a coin flip)."""
+    independent samples is a small part of the loss."""
     import torch
 
     scheduler = _training_scheduler()
     # Every clip also plays backwards, which is another clip: left <-> right, growing <-> shrinking.
     forward = _ids(tokenizer, [c.caption for c in clips])
-    backward = _ids(
-        tokenizer, [Clip(c.shape, c.color, c.background, REVERSED[c.motion], wording=c.wording).caption for c in clips]
-    )
+    backward = _ids(tokenizer, [_backwards(c) for c in clips])
     empty = _ids(tokenizer, [""])[0]
     named = list(unet.named_parameters())
     positions = [p for n, p in named if n.endswith("pos_embed.pe")]
