@@ -85,7 +85,7 @@ def self_attention_share(unet) -> float:
                 (positions @ w.T).view(16, attention.heads, -1).transpose(0, 1)
                 for w in (attention.to_q.weight, attention.to_k.weight)
             )
-            weights = torch.softmax(q @ k.transpose(1, 2) / q.shape[-1] ** 0.5, dim=-1)
+            weights = torch.softmax(q @ k.transpose(1, 2) / q.shape[-1] ** 0.5, dim=-1).detach()
             shares.append(float(weights.diagonal(dim1=1, dim2=2).mean()))
     return sum(shares) / len(shares)
 
