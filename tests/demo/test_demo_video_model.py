@@ -6,12 +6,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from desktop.engine.presets import DEMO_VIDEO, DEMO_VIDEO_MODEL_DIR, demo_video_installed
+from desktop.engine.presets import DEMO_VIDEO, DEMO_VIDEO_MODEL_DIR
 from desktop.training.demo_video.evaluate import TARGETS, evaluate
-
-pytestmark = pytest.mark.skipif(not demo_video_installed(), reason="the demo video model is not shipped")
 
 # What the shipped model reached in desktop.training.demo_video.evaluate (also in its training.json),
 # less a margin for arithmetic that differs between CPUs (a motion's direction is a coin flip for

@@ -3,13 +3,9 @@ and "a yellow square moving left on a black background" becomes a 16-frame clip 
 
 from __future__ import annotations
 
-import pytest
-
-from desktop.engine.presets import DEMO_VIDEO_MODEL, demo_video_installed
+from desktop.engine.presets import DEMO_VIDEO_MODEL
 from desktop.engine.request import Task
 from desktop.library.settings import Settings
-
-pytestmark = pytest.mark.skipif(not demo_video_installed(), reason="the demo video model is not shipped")
 
 
 def test_make_video_on_a_fresh_install_plays_the_demo_video_models_clip(qtbot, make_window):
