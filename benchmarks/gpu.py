@@ -88,6 +88,12 @@ def main(argv: list[str] | None = None) -> dict:
         "threads": torch.get_num_threads(),
         "runs": [],
     }
+
+    def save() -> None:
+        # After every part, so a run stopped at a time limit still leaves what it measured.
+        if args.out:
+            args.out.write_text(json.dumps(report, indent=2) + "\n")
+
     for name in names:
         spec = architecture(name)
         recipe = {**spec["recipe"], **(spec["tiny_recipe"] if args.tiny else {})}
@@ -104,25 +110,28 @@ def main(argv: list[str] | None = None) -> dict:
             "parameters": parameter_counts(name, args.tiny),
             "build_s": round(time.perf_counter() - started, 2),
         }
+        report["runs"].append(run)
+        log(f"{name}: built in {run['build_s']} s")
         try:
-            run.update(measure_folder(folder, recipe, device, dtype, args, skip))
+            measure_folder(folder, recipe, device, dtype, args, skip, into=run, save=save)
         finally:
             if not args.keep:
                 shutil.rmtree(folder, ignore_errors=True)
-        report["runs"].append(run)
     for folder in folders:
         class_name = json.loads((folder / "model_index.json").read_text()).get("_class_name", "")
         recipe = dict(architecture(RECIPE_BY_CLASS.get(class_name, "sd15"))["recipe"])
         if args.steps:
             recipe["steps"] = args.steps
-        report["runs"].append(
-            {"model": str(folder), "pipeline": class_name, **measure_folder(folder, recipe, device, dtype, args, skip)}
-        )
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+        run = {"model": str(folder), "pipeline": class_name}
+        report["runs"].append(run)
+        measure_folder(folder, recipe, device, dtype, args, skip, into=run, save=save)
+    print(json.dumps(report, indent=2))
+    save()
     return report
+
+
+def log(line: str) -> None:
+    print(f"[gpu.py {time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------- measuring
@@ -173,19 +182,28 @@ def peak_memory_mb(torch, device: str) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the process's high-water mark
 
 
-def measure_folder(folder: Path, recipe: dict, device: str, dtype, args, skip: set[str]) -> dict:
+def measure_folder(folder: Path, recipe: dict, device: str, dtype, args, skip: set[str], into: dict, save) -> dict:
+    """Every part measured on one model folder, each written into `into` (and saved) as it is done."""
     import torch
 
     tiny = args.tiny
     repeats = args.repeats or (1 if tiny else 2)
     timer = Timer(torch, device, recipe["steps"], repeats)
     kind = recipe["task"]
-    result: dict = {"recipe": recipe, "repeats": repeats}
+    result = into
+
+    def done(part: str) -> None:
+        figures = result.get(part, {})
+        log(f"{part}: {figures.get('seconds', figures.get('error', figures.get('skipped', '')))}")
+        save()
+
+    result.update({"recipe": recipe, "repeats": repeats})
 
     # Plain diffusers: the reference every other row is compared with.
     pipe = load_diffusers(folder, device, dtype)
     call = diffusers_call(pipe, kind, recipe)
     result["diffusers"], reference = timer(call)
+    done("diffusers")
     if kind == "text-to-3d":
         result.update(shap_e_extras(pipe, recipe, timer))
     denoiser = speed().denoiser_of(pipe)
@@ -194,13 +212,15 @@ def measure_folder(folder: Path, recipe: dict, device: str, dtype, args, skip: s
         result["classic_attention"] = with_classic_attention(
             pipe, denoiser, call, timer, result["diffusers"], reference
         )
-    options = {}
+        done("classic_attention")
+    options = result["options"] = {}
     for option in SPEED_OPTIONS:  # compile last: it is not undone
         if option not in skip:
             options[option] = with_speed_option(
                 pipe, option, args.threshold, call, timer, result["diffusers"], reference
             )
-    result["options"] = options
+            log(f"{option}: {options[option].get('seconds', options[option].get('skipped'))}")
+            save()
     del pipe, call, denoiser
     free(torch, device)
 
@@ -210,6 +230,7 @@ def measure_folder(folder: Path, recipe: dict, device: str, dtype, args, skip: s
         engine_runs = run_engine(folder, recipe, device, timer, reference, previews="previews" not in skip)
         result.update(engine_runs)
         engine_available = "error" not in engine_runs.get("engine", {})
+        done("engine")
     for part, option in (("cpu_offload", {"cpu_offload": True}), ("vae_tiling", {"vae_tiling": True})):
         if part in skip:
             continue
@@ -222,8 +243,10 @@ def measure_folder(folder: Path, recipe: dict, device: str, dtype, args, skip: s
             result[part]["via"] = "engine"
         else:
             result[part] = diffusers_with(folder, device, dtype, kind, recipe, timer, reference, **option)
+        done(part)
     if "fp32" not in skip and device == "cuda" and conv_unet and kind == "text-to-image":
         result["fp32"] = diffusers_with(folder, device, torch.float32, kind, recipe, timer, reference)
+        done("fp32")
     baseline = result["diffusers"]["seconds"]
     if kind == "text-to-3d":
         # The engine makes the object (sampling, mesh, turntable): against diffusers doing the same work,
@@ -236,6 +259,7 @@ def measure_folder(folder: Path, recipe: dict, device: str, dtype, args, skip: s
         seconds = result.get(name, {}).get("seconds")
         if seconds:
             result[f"{name}_over_diffusers"] = round(seconds / baseline, 3)
+    save()
     return result
 
 
@@ -256,13 +280,17 @@ def free(torch, device: str) -> None:
 
 def load_diffusers(folder: Path, device: str, dtype, offload: bool = False):
     """The folder as a plain diffusers script loads it, with the model card's scheduler where the
-    engine's preset swaps it in (ModelScope: DPM-Solver++), so both run the same sampler."""
+    engine's preset swaps it in (ModelScope: DPM-Solver++) and the precision the engine picks on a
+    GPU (the video transformers in bfloat16), so both run the same sampler on the same numbers."""
     from desktop.engine import lazy_imports
     from desktop.engine.presets import preset_for
 
     diffusers = lazy_imports.diffusers()
+    class_name = json.loads((folder / "model_index.json").read_text()).get("_class_name", "")
+    preset = preset_for(str(folder), class_name)
+    if device == "cuda" and dtype == lazy_imports.torch().float16:
+        dtype = getattr(lazy_imports.torch(), preset.cuda_dtype)  # as the engine: Wan's family in bfloat16
     pipe = diffusers.DiffusionPipeline.from_pretrained(folder, dtype=dtype, local_files_only=True)
-    preset = preset_for(str(folder), type(pipe).__name__)
     if preset.scheduler_class:
         pipe.scheduler = getattr(diffusers, preset.scheduler_class).from_config(pipe.scheduler.config)
     if getattr(preset, "flow_shift", None) and "flow_shift" in pipe.scheduler.config:
@@ -439,6 +467,26 @@ def diffusers_with(folder: Path, device: str, dtype, kind: str, recipe: dict, ti
     return figures
 
 
+def host_waits(torch, run) -> dict:
+    """Where one more run makes the host wait for the GPU (torch's sync debug mode warns at each
+    such call): the count, and the busiest places as file:line. A wait every step idles the GPU
+    while the host queues the next step's kernels: what previews must not add."""
+    import collections
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            run()
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    places = collections.Counter(
+        f"{Path(w.filename).name}:{w.lineno}" for w in caught if "synchroniz" in str(w.message).lower()
+    )
+    return {"count": sum(places.values()), "places": dict(places.most_common(5))}
+
+
 def run_engine(folder: Path, recipe: dict, device: str, timer: Timer, reference, previews: bool, **options) -> dict:
     """The engine on the folder with the given RuntimeOptions: without previews, then (previews=True)
     with a progress callback that takes the per-step preview, as the window does."""
@@ -464,7 +512,8 @@ def run_engine(folder: Path, recipe: dict, device: str, timer: Timer, reference,
         seed=0,
         **extra,
     )
-    engine = Engine(runtime=RuntimeOptions(**options))
+    # Compile off (unless asked): its gain is measured on its own row; this one is the engine's overhead.
+    engine = Engine(runtime=RuntimeOptions(**{"compile_denoiser": False, **options}))
     previews_seen = []
 
     def on_progress(progress) -> None:
@@ -484,6 +533,8 @@ def run_engine(folder: Path, recipe: dict, device: str, timer: Timer, reference,
                 figures["psnr_db"] = psnr(output if kind == "text-to-video" else output[0], expected)
             if callback is not None:
                 figures["previews"] = len(previews_seen) // (timer.repeats + 1)  # per generation
+            if device == "cuda":
+                figures["host_waits"] = host_waits(torch, lambda callback=callback: engine.generate(request, callback))
             runs[name] = figures
     except Exception as exc:  # the engine cannot run this model (yet): say why, time the rest
         runs["engine"] = {"error": f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"}

@@ -19,11 +19,12 @@ class RuntimeOptions:
     vae_tiling: bool = False
     # Pickle weights (.bin, .ckpt) can run code when loaded; safetensors only unless opted in.
     allow_pickle_weights: bool = False
-    # Speed options (desktop/engine/speed.py), off until a GPU measurement shows they win
-    # (benchmarks/gpu.py): torch.compile of the denoiser's repeated blocks, NHWC convolutions, and
-    # diffusers' first-block cache for DiT models (skips the other blocks on steps whose first block
-    # barely changed: faster, not identical; a higher threshold skips more).
-    compile_denoiser: bool = False
+    # Speed options (desktop/engine/speed.py), on only where a GPU measurement showed a win
+    # (benchmarks/gpu.py, figures in benchmarks/README.md): torch.compile of the denoiser's repeated
+    # blocks (None: on a GPU for the models it was measured to speed up, speed.compiles_by_default),
+    # NHWC convolutions, and diffusers' first-block cache for DiT models (skips the other blocks on
+    # steps whose first block barely changed: faster, not identical; a higher threshold skips more).
+    compile_denoiser: bool | None = None
     channels_last: bool = False
     first_block_cache: bool = False
     first_block_cache_threshold: float = 0.05

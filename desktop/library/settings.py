@@ -51,8 +51,9 @@ class Settings:
     attention_slicing: bool = False
     vae_tiling: bool = False
     allow_pickle_weights: bool = False
-    # Speed options (desktop/engine/speed.py); off by default until measured on a GPU.
-    compile_denoiser: bool = False
+    # Speed options (desktop/engine/speed.py). compile_denoiser: "auto" compiles on a GPU where
+    # benchmarks/gpu.py measured a win (SDXL, Wan), "on" everywhere, "off" never.
+    compile_denoiser: str = "auto"
     channels_last: bool = False
     first_block_cache: bool = False
     export_destinations: list[ExportDestination] = field(default_factory=list)
@@ -92,7 +93,7 @@ class Settings:
             attention_slicing=self.attention_slicing,
             vae_tiling=self.vae_tiling,
             allow_pickle_weights=self.allow_pickle_weights,
-            compile_denoiser=self.compile_denoiser,
+            compile_denoiser={"on": True, "off": False}.get(self.compile_denoiser),
             channels_last=self.channels_last,
             first_block_cache=self.first_block_cache,
         )
@@ -117,10 +118,15 @@ class Settings:
 
 
 _INVALID = object()
+COMPILE_CHOICES = ("auto", "on", "off")
 
 
 def _clean_field(name: str, value: object, default: object) -> object:
     """value if it has the default's type (lists and dicts cleaned item by item), else _INVALID."""
+    if name == "compile_denoiser":
+        if isinstance(value, bool):  # a settings file from before "auto": on stays on, off was the default
+            return "on" if value else "auto"
+        return value if value in COMPILE_CHOICES else _INVALID
     if isinstance(default, bool):
         return value if isinstance(value, bool) else _INVALID
     if isinstance(default, (int, float)):

@@ -39,10 +39,37 @@ def plain(tiny_model):
     return pixels
 
 
-def test_all_options_are_off_by_default_and_then_change_nothing(tiny_model, plain):
+def test_by_default_nothing_is_applied_off_a_gpu(tiny_model, plain):
     options = RuntimeOptions()
-    assert not (options.compile_denoiser or options.channels_last or options.first_block_cache)
+    assert options.compile_denoiser is None  # "where measured to win": on a GPU, for SDXL and Wan
+    assert not (options.channels_last or options.first_block_cache)
     assert speed.apply_speed_options(object(), options) == {}
+    pixels, pipe, engine = generate(tiny_model)
+    assert not [m for m in pipe.unet.modules() if getattr(m, "_compiled_call_impl", None) is not None]
+    engine.release()
+
+
+def test_compile_by_default_only_for_the_models_measured_to_win_and_only_on_a_gpu():
+    import torch
+    from diffusers import UNet2DConditionModel, WanTransformer3DModel
+
+    small = {"block_out_channels": (32, 64), "layers_per_block": 1, "cross_attention_dim": 32, "sample_size": 8}
+    small |= {"down_block_types": ("CrossAttnDownBlock2D", "DownBlock2D")}
+    small |= {"up_block_types": ("UpBlock2D", "CrossAttnUpBlock2D"), "attention_head_dim": 8}
+    with torch.device("meta"):
+        sd15 = UNet2DConditionModel(**small)
+        sdxl = UNet2DConditionModel(
+            **small,
+            addition_embed_type="text_time",
+            addition_time_embed_dim=8,
+            projection_class_embeddings_input_dim=32 + 6 * 8,
+        )
+        wan = WanTransformer3DModel(
+            num_attention_heads=2, attention_head_dim=8, in_channels=4, out_channels=4, text_dim=16, freq_dim=16
+        )
+    assert [speed.compile_wins(model) for model in (sd15, sdxl, wan)] == [False, True, True]
+    # Off a GPU (here the meta device; the CPU, or a GPU's model under CPU offload, alike) never by default.
+    assert not any(speed.compiles_by_default(model) for model in (sd15, sdxl, wan))
 
 
 def test_channels_last_puts_the_unet_convolutions_in_nhwc_and_keeps_the_picture(tiny_model, plain):
@@ -112,8 +139,16 @@ def test_first_block_cache_on_a_dit_reuses_blocks_and_stays_close(tiny_wan):
 
 
 def test_the_settings_carry_the_speed_options():
-    settings = Settings.from_dict({"compile_denoiser": True, "channels_last": True, "first_block_cache": "yes"})
+    settings = Settings.from_dict({"compile_denoiser": "on", "channels_last": True, "first_block_cache": "yes"})
     options = settings.runtime_options()
-    assert options.compile_denoiser and options.channels_last
+    assert options.compile_denoiser is True and options.channels_last
     assert not options.first_block_cache  # a value of the wrong type falls back to the default
     assert dataclasses.replace(options, first_block_cache=True) != options  # part of the loaded pipeline's key
+
+
+def test_compile_setting_is_auto_on_or_off_and_reads_the_old_true_false():
+    assert Settings().runtime_options().compile_denoiser is None
+    assert Settings.from_dict({"compile_denoiser": "off"}).runtime_options().compile_denoiser is False
+    assert Settings.from_dict({"compile_denoiser": True}).compile_denoiser == "on"  # chosen before "auto" existed
+    assert Settings.from_dict({"compile_denoiser": False}).compile_denoiser == "auto"  # the old default
+    assert Settings.from_dict({"compile_denoiser": "fast"}).compile_denoiser == "auto"
