@@ -9,6 +9,7 @@ def test_every_field_round_trips(qtbot, tmp_path):
         openai_base_url="http://127.0.0.1:1/v1",
         model_folders=["/models/a"],
         device="cpu",
+        compile_denoiser="off",
         export_destinations=[ExportDestination("Spring", str(tmp_path))],
     )
     dialog = SettingsDialog(original, "sk-secret-123456", ["acme/cached"])
@@ -20,7 +21,10 @@ def test_every_field_round_trips(qtbot, tmp_path):
     dialog.cpu_offload.setChecked(True)
     dialog.export_format.setCurrentText("jpeg")
     dialog.template.setText("{prompt}-{seed}")
+    dialog.compile_denoiser.setCurrentIndex(dialog.compile_denoiser.findData("auto"))
+    dialog.first_block_cache.setChecked(True)
     changed = dialog.result_settings()
+    assert changed.compile_denoiser == "auto" and changed.first_block_cache
     assert changed.openai_base_url == "http://localhost:8000/v1"
     assert changed.model_folders == ["/models/a", "/models/b"]
     assert changed.cpu_offload and changed.export_format == "jpeg" and changed.export_template == "{prompt}-{seed}"
