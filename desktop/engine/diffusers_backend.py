@@ -153,6 +153,7 @@ class DiffusersBackend:
         # The scheduler each loaded pipeline shipped with, restored when a request names none.
         self._original_scheduler = None
         self._projection = None  # the loaded model's latent -> RGB preview projection
+        self._preview_cache: dict = {}  # its tensors on the device, and the previews' pinned buffer
         # Pipelines for other tasks made from the loaded one with from_pipe (shared weights).
         self._derived: dict = {}
 
@@ -261,7 +262,7 @@ class DiffusersBackend:
             else self._original_scheduler
         )
         started = time.perf_counter()
-        steps = StepReporter(request, cancel, on_progress, started, self._projection)
+        steps = StepReporter(request, cancel, on_progress, started, self._projection, self._preview_cache)
         seeds = [(request.seed + i) % (SEED_MAX + 1) for i in range(request.count)]
         try:
             if video:
@@ -304,6 +305,7 @@ class DiffusersBackend:
         if load_s:
             self._original_scheduler = pipe.scheduler
             self._projection = projection_for(pipe)
+            self._preview_cache = {}
             self._derived = {}
         return pipe, device, load_s
 

@@ -31,13 +31,22 @@ class StepReporter:
     """Turns a pipeline's step callbacks (new or legacy style) into Progress reports and cancels."""
 
     def __init__(
-        self, request: GenerationRequest, cancel: threading.Event, on_progress, started: float, projection=None
+        self,
+        request: GenerationRequest,
+        cancel: threading.Event,
+        on_progress,
+        started: float,
+        projection=None,
+        cache: dict | None = None,
     ) -> None:
         self.request, self.cancel, self.on_progress, self.started = request, cancel, on_progress, started
         self.projection = projection  # the loaded model's latent -> RGB preview
         self.video_index = 0
         self.latents_view = None  # latents as the preview takes them, where a pipeline packs its own
-        self._constants: dict = {}  # the projection's tensors, per device
+        # The projection's tensors on the device and the pinned buffer previews are copied into, kept
+        # with the loaded model (the caller's cache) so that no generation makes them again: putting
+        # the constants on a GPU makes the host wait for it, and a pinned allocation may too.
+        self._cache: dict = {} if cache is None else cache
         self._in_flight = None  # (pinned host tensor, CUDA event) of a preview being copied
         self._last_preview_at = float("-inf")
 
@@ -86,7 +95,7 @@ class StepReporter:
         """This step's preview (a CPU run), or on a GPU an earlier step's whose copy is done, or None."""
         view = self.latents_view(latents) if self.latents_view else latents
         if view.device.type != "cuda":
-            rgb = preview_pixels(view, self.projection, self._constants)
+            rgb = preview_pixels(view, self.projection, self._cache)
             return None if rgb is None else pixels_to_image(rgb)
         ready = None
         if self._in_flight is not None and self._in_flight[1].query():
@@ -95,11 +104,14 @@ class StepReporter:
         if self._in_flight is not None or now - self._last_preview_at < 1 / PREVIEWS_PER_S:
             return ready
         self._last_preview_at = now
-        rgb = preview_pixels(view, self.projection, self._constants)
+        rgb = preview_pixels(view, self.projection, self._cache)
         if rgb is not None:
             import torch
 
-            host = torch.empty(rgb.shape, dtype=rgb.dtype, pin_memory=True)
+            key = ("pinned", tuple(rgb.shape))  # one buffer: at most one preview is in flight
+            if key not in self._cache:
+                self._cache[key] = torch.empty(rgb.shape, dtype=rgb.dtype, pin_memory=True)
+            host = self._cache[key]
             host.copy_(rgb, non_blocking=True)
             event = torch.cuda.Event()
             event.record()
