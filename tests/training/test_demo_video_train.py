@@ -103,6 +103,26 @@ def test_local_attention_starts_the_motion_modules_on_nearby_frames():
     assert torch.equal(block.attn1.to_k.weight, block.attn1.to_q.weight) and block.pos_embed.pe.abs().max() == 4.0
 
 
+def frame_spread(unet) -> float:
+    """How much the UNet's prediction differs between the frames of a clip whose 16 frames are the
+    same picture, relative to its size: zero where no layer knows which frame it is looking at."""
+    import torch
+
+    x = torch.randn(1, unet.config.in_channels, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    context = torch.randn(1, 77, unet.config.cross_attention_dim, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        out = unet.eval()(x.repeat(1, 1, 16, 1, 1), torch.tensor([900]), encoder_hidden_states=context.repeat(16, 1, 1))
+    out = out.sample
+    return float((out - out.mean(2, keepdim=True)).std() / out.std())
+
+
+def test_frame_code_lets_the_spatial_layers_tell_the_frames_apart_from_the_start():
+    _, _, plain = build_models(image_demo_folder(), build_tokenizer())
+    _, _, coded = build_models(image_demo_folder(), build_tokenizer(), local_attention=8.0, frame_code=0.01)
+    assert frame_spread(plain) < 1e-5  # zero-initialised motion modules: every frame the same (to rounding)
+    assert frame_spread(coded) > 0.05
+
+
 @pytest.mark.filterwarnings("ignore")
 def test_a_short_training_run_writes_an_animatediff_folder_that_diffusers_loads(tmp_path):
     import torch

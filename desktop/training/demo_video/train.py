@@ -57,7 +57,7 @@ def load_models(image_folder: Path, video_folder: Path):
     return vae, text_encoder, unet
 
 
-def build_models(image_folder: Path, tokenizer, local_attention: float = 0.0):
+def build_models(image_folder: Path, tokenizer, local_attention: float = 0.0, frame_code: float = 0.0):
     """The image demo's autoencoder; its text encoder with this vocabulary (the words both know keep
     their embeddings); a UNetMotionModel with its UNet's weights and new motion modules."""
     import torch
@@ -104,7 +104,27 @@ def build_models(image_folder: Path, tokenizer, local_attention: float = 0.0):
                 module.proj_out.bias.zero_()
     if local_attention:
         attend_to_nearby_frames(unet, local_attention)
+    if frame_code:
+        pass_frame_code(unet, frame_code)
     return vae, text_encoder, unet
+
+
+def pass_frame_code(unet, std: float) -> None:
+    """Start the motion modules' output projections at small random weights instead of zero, so
+    each frame's features carry a code of its place in the clip from the first step (with
+    attend_to_nearby_frames, a frame's motion-module output is mostly its own position's values).
+
+    Why: zero-initialised, the spatial layers see no frame index until the motion modules learn to
+    pass one, and measured, they never do: the direction word ("left" against "right") needs the
+    layers that read the caption to know early frames from late ones."""
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for module in unet.modules():
+            if type(module).__name__ == "AnimateDiffTransformer3D":
+                weight = module.proj_out.weight
+                weight.copy_(torch.randn(weight.shape, generator=generator) * std)
 
 
 def attend_to_nearby_frames(unet, scale: float) -> None:
@@ -362,6 +382,9 @@ def main(argv: list[str] | None = None) -> None:
         "--local-attention", type=float, default=0.0, help="new motion modules: see attend_to_nearby_frames (e.g. 4)"
     )
     parser.add_argument(
+        "--frame-code", type=float, default=0.0, help="new motion modules: see pass_frame_code (e.g. 0.01)"
+    )
+    parser.add_argument(
         "--learn-positions", action="store_true", help="train the motion modules' frame positions (learn_positions)"
     )
     parser.add_argument("--checkpoint-minutes", type=float, default=10)
@@ -386,7 +409,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.init:
         vae, text_encoder, unet = load_models(image_folder, args.init)
     else:
-        vae, text_encoder, unet = build_models(image_folder, tokenizer, args.local_attention)
+        vae, text_encoder, unet = build_models(image_folder, tokenizer, args.local_attention, args.frame_code)
     if args.learn_positions:
         learn_positions(unet)
     motion = sum(p.numel() for n, p in unet.named_parameters() if "motion_modules" in n)
@@ -417,6 +440,7 @@ def main(argv: list[str] | None = None) -> None:
         "high_from": args.high_from,
         "learn_positions": args.learn_positions,
         "local_attention": args.local_attention,
+        "frame_code": args.frame_code,
         "paired": args.paired,
         "threads": torch.get_num_threads(),
     }
