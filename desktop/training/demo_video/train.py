@@ -244,11 +244,17 @@ def train(
     high_from: int = 600,
     max_steps: int | None = None,
     paired: bool = False,
+    pair_difference: float = 0.0,
 ) -> dict:
     """paired: half the batch is the other half played backwards with the same noise at the same
     noise level. At high noise the two inputs are nearly the same, so all that tells their targets
     apart is the caption's direction: the gradient that ties "left" to a clip's order, which with
-    independent samples is a small part of the loss."""
+    independent samples is a small part of the loss.
+
+    pair_difference (with paired): also fit the difference between a pair's two predictions to the
+    difference between their targets, at this weight, for the pairs at high noise. That difference
+    is the direction's part of the target alone (a small object's place, a sliver of the plain
+    loss), so here it is not outweighed by what both clips share."""
     import torch
 
     scheduler = _training_scheduler()
@@ -300,7 +306,18 @@ def train(
         noisy = scheduler.add_noise(x0, noise, t)
         context = text_encoder(tokens)[0].repeat_interleave(x0.shape[2], dim=0)  # one per frame, as the pipeline
         prediction = unet(noisy, t, encoder_hidden_states=context).sample
-        loss = torch.nn.functional.mse_loss(prediction, scheduler.get_velocity(x0, noise, t))
+        target = scheduler.get_velocity(x0, noise, t)
+        loss = torch.nn.functional.mse_loss(prediction, target)
+        if pair_difference:
+            half = drawn
+            # At high noise only, where the layout comes from the caption alone (below it the frames
+            # show which way the clip runs); and not where a caption was emptied: no direction to tell.
+            kept = (t[:half] >= high_from) & ~(drop[:half] | drop[half:])
+            if kept.any():
+                difference = (prediction[:half] - prediction[half:])[kept]
+                loss = loss + pair_difference * torch.nn.functional.mse_loss(
+                    difference, (target[:half] - target[half:])[kept]
+                )
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], 1.0)
@@ -379,6 +396,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--high-from", type=int, default=600, help="where high noise starts (to 999)")
     parser.add_argument("--paired", action="store_true", help="each clip beside itself backwards (see train)")
     parser.add_argument(
+        "--pair-difference", type=float, default=0.0, help="with --paired: weight of the pair's difference (see train)"
+    )
+    parser.add_argument(
         "--local-attention", type=float, default=0.0, help="new motion modules: see attend_to_nearby_frames (e.g. 4)"
     )
     parser.add_argument(
@@ -393,6 +413,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.paired and args.batch % 2:
         parser.error(f"--paired needs an even --batch (a clip and itself backwards): {args.batch} is odd.")
+    if args.pair_difference and not args.paired:
+        parser.error("--pair-difference compares a clip with itself backwards: add --paired.")
 
     import torch
 
@@ -442,6 +464,7 @@ def main(argv: list[str] | None = None) -> None:
         "local_attention": args.local_attention,
         "frame_code": args.frame_code,
         "paired": args.paired,
+        "pair_difference": args.pair_difference,
         "threads": torch.get_num_threads(),
     }
 
@@ -467,6 +490,7 @@ def main(argv: list[str] | None = None) -> None:
         args.high_from,
         args.max_steps,
         args.paired,
+        args.pair_difference,
     )
     figures.update({k: v for k, v in trained.items() if k not in ("unet", "text_encoder")})
     figures["direction_gap"] = gap(trained["unet"], trained["text_encoder"])
