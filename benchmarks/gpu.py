@@ -12,7 +12,9 @@ without and with per-step previews and its ratio to diffusers, each speed option
 desktop/engine/speed.py applied to the diffusers pipeline (its gain and the PSNR of its output
 against the plain run), classic attention (no SDPA) for UNets, model CPU offload and VAE tiling
 (through the engine where it runs the model), and fp32 on a GPU. Shap-E is timed in seconds per
-object. Output: one JSON report on stdout (and in --out).
+object. On a GPU each engine row also says where the host waited for the GPU in one more run
+(host_waits). Output: one JSON report on stdout and in --out, which is rewritten after every part
+(so a run stopped at a time limit keeps what it measured); progress lines go to stderr.
 """
 
 from __future__ import annotations
