@@ -73,7 +73,7 @@ def test_paired_batches_must_be_even(capsys):
     assert "--paired needs an even --batch (a clip and itself backwards): 3 is odd." in capsys.readouterr().err
     with pytest.raises(SystemExit):
         train.main(["--out", "unused", "--pair-difference", "4"])
-    assert "--pair-difference compares a clip with itself backwards: add --paired." in capsys.readouterr().err
+    assert "--pair-difference works on a clip beside itself backwards: add --paired." in capsys.readouterr().err
 
 
 def self_attention_share(unet) -> float:
@@ -135,7 +135,8 @@ def test_a_short_training_run_writes_an_animatediff_folder_that_diffusers_loads(
     from desktop.training.demo_video import train
 
     out = tmp_path / "demo-video"
-    steps = ["--minutes", "1", "--max-steps", "3", "--batch", "2", "--paired", "--pair-difference", "4"]
+    steps = ["--minutes", "1", "--max-steps", "3", "--batch", "2"]
+    steps += ["--paired", "--shared-input", "--pair-difference", "4"]
     train.main(["--out", str(out), "--clips", "6", *steps, "--learn-positions", "--no-evaluate"])
     index = json.loads((out / "model_index.json").read_text())
     assert index["_class_name"] == "AnimateDiffPipeline"
@@ -144,7 +145,7 @@ def test_a_short_training_run_writes_an_animatediff_folder_that_diffusers_loads(
     assert weights == ["text_encoder", "unet", "vae"] and all(p.suffix == ".safetensors" for p in out.rglob("*.s*"))
     figures = json.loads((out / "training.json").read_text())
     assert figures["steps"] == 3 and figures["clips"] == 6 and isinstance(figures["direction_gap"], float)
-    assert figures["pair_difference"] == 4 and math.isfinite(figures["final_loss"])
+    assert figures["shared_input"] and figures["pair_difference"] == 4 and math.isfinite(figures["final_loss"])
 
     pipe = DiffusionPipeline.from_pretrained(out, local_files_only=True, use_safetensors=True)
     assert type(pipe).__name__ == "AnimateDiffPipeline" and type(pipe.unet).__name__ == "UNetMotionModel"
