@@ -309,26 +309,25 @@ def train(
         drop = torch.rand(len(index), generator=generator) < 0.1  # empty captions teach the unconditional half of CFG
         tokens[drop] = empty
         noisy = scheduler.add_noise(x0, noise, t)
+        high_pair = t[:drawn] >= high_from  # (paired) the pairs at high noise
         if shared_input:
             # A pair at high noise gets one input, the mean of its two: then only the caption can tell
             # which way each of them runs, as at the first steps of sampling (pure noise in).
-            half = drawn
-            high_pair = (t[:half] >= high_from)[:, None, None, None, None]
-            mean = (noisy[:half] + noisy[half:]) / 2
-            noisy = torch.cat([torch.where(high_pair, mean, noisy[:half]), torch.where(high_pair, mean, noisy[half:])])
+            shared = high_pair[:, None, None, None, None]
+            mean = (noisy[:drawn] + noisy[drawn:]) / 2
+            noisy = torch.cat([torch.where(shared, mean, noisy[:drawn]), torch.where(shared, mean, noisy[drawn:])])
         context = text_encoder(tokens)[0].repeat_interleave(x0.shape[2], dim=0)  # one per frame, as the pipeline
         prediction = unet(noisy, t, encoder_hidden_states=context).sample
         target = scheduler.get_velocity(x0, noise, t)
         loss = torch.nn.functional.mse_loss(prediction, target)
         if pair_difference:
-            half = drawn
             # At high noise only, where the layout comes from the caption alone (below it the frames
             # show which way the clip runs); and not where a caption was emptied: no direction to tell.
-            kept = (t[:half] >= high_from) & ~(drop[:half] | drop[half:])
+            kept = high_pair & ~(drop[:drawn] | drop[drawn:])
             if kept.any():
-                difference = (prediction[:half] - prediction[half:])[kept]
+                difference = (prediction[:drawn] - prediction[drawn:])[kept]
                 loss = loss + pair_difference * torch.nn.functional.mse_loss(
-                    difference, (target[:half] - target[half:])[kept]
+                    difference, (target[:drawn] - target[drawn:])[kept]
                 )
         optimizer.zero_grad()
         loss.backward()
