@@ -74,6 +74,9 @@ def test_paired_batches_must_be_even(capsys):
     with pytest.raises(SystemExit):
         train.main(["--out", "unused", "--pair-difference", "4"])
     assert "--pair-difference works on a clip beside itself backwards: add --paired." in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        train.main(["--out", "unused", "--init", "unused", "--frame-code", "0.01"])
+    assert "leave them out with --init." in capsys.readouterr().err
 
 
 def self_attention_share(unet) -> float:

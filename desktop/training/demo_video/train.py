@@ -427,6 +427,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.paired and args.batch % 2:
         parser.error(f"--paired needs an even --batch (a clip and itself backwards): {args.batch} is odd.")
+    if args.init and (args.local_attention or args.frame_code):
+        parser.error("--local-attention and --frame-code set up new motion modules: leave them out with --init.")
     if (args.pair_difference or args.shared_input) and not args.paired:
         option = "--pair-difference" if args.pair_difference else "--shared-input"
         parser.error(f"{option} works on a clip beside itself backwards: add --paired.")
