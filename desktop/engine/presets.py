@@ -113,8 +113,10 @@ WAN_NEGATIVE_PROMPT = (
     "background, three legs, many people in the background, walking backwards"
 )
 # Wan 2.1 T2V (1.3B and 14B) at 480p, after the model card and diffusers' docs: 81 frames (5 s at
-# 16 fps), 50 steps, guidance 5, UniPC with flow shift 3 (5 for 720p). 1.3B needs about 8 GB with
-# model offload; the 14B needs group offload below 24 GB. All Wan 2.x weights are Apache-2.0.
+# 16 fps), 50 steps, guidance 5, UniPC with flow shift 3 (5 for 720p). Measured on an H200
+# (benchmarks/README.md): 1.3B peaks at 14.7 GB whole and 11.0 GB with model offload, whose peak is
+# the 5.7B T5 encoder alone (its 11 GB must be on the GPU at once), so below 12 GiB only group
+# offload (block by block) fits; the 14B needs group offload below 24 GB. Wan 2.x weights are Apache-2.0.
 WAN_T2V = ModelPreset(
     "Wan 2.1 text-to-video",
     {"width": 832, "height": 480, "steps": 50, "guidance": 5.0, "frames": 81, "fps": 16},
