@@ -10,17 +10,13 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
-    QMenu,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
@@ -40,9 +36,6 @@ from desktop.engine.request import (
     FRAMES_MIN,
     GUIDANCE_MAX,
     SEED_MAX,
-    SIZE_MAX,
-    SIZE_MIN,
-    SIZE_MULTIPLE,
     STEPS_MAX,
     GenerationRequest,
 )
@@ -51,19 +44,10 @@ from desktop.engine.tasks import FPS, FRAMES, SCALE, TASKS, Task
 from desktop.engine.vocabulary import unknown_words
 from desktop.models.memory import device_memory, memory_note
 from desktop.models.picker import models_for_task, tasks_of_list
-from desktop.resources import prompt_templates
+from desktop.ui.seed_row import SeedRow
+from desktop.ui.size_picker import SizePicker
+from desktop.ui.templates_button import TemplatesButton
 from desktop.ui.theme import error_colors
-
-DIFFUSERS_PRESETS = (
-    ("Square 256", 256, 256),
-    ("Square 512", 512, 512),
-    ("Square 768", 768, 768),
-    ("Square 1024", 1024, 1024),
-    ("Landscape 768x512", 768, 512),
-    ("Portrait 512x768", 512, 768),
-    ("Banner 16:9 1024x576", 1024, 576),
-)
-CUSTOM = "Custom"
 
 
 class PromptForm(QWidget):
@@ -80,8 +64,6 @@ class PromptForm(QWidget):
         self._listed_tasks: frozenset[Task] = frozenset()  # what the listed models can do, together
         self._shown_task = Task.TEXT_TO_IMAGE
         self._tuning_by_media: dict = {}  # MediaKind -> size, steps, ... as the user left them
-        self._last_seed: int | None = None
-        self._recent: list[str] = []
 
         self.prompt = QPlainTextEdit()
         self.prompt.setPlaceholderText("Describe the image: subject, setting, style, light…")
@@ -105,11 +87,7 @@ class PromptForm(QWidget):
         self._memory_timer.timeout.connect(self._show_memory_note)
         self._vocabulary_timer.timeout.connect(self._check_vocabulary)
 
-        self.templates_button = QToolButton(text="Templates")
-        self.templates_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        self.templates_menu = QMenu(self)
-        self.templates_button.setMenu(self.templates_menu)
-        self.templates_menu.aboutToShow.connect(self._fill_templates_menu)
+        self.templates_button = TemplatesButton()
 
         self.task = QComboBox()
         for spec in TASKS.values():
@@ -132,18 +110,13 @@ class PromptForm(QWidget):
         self.licence_note.setWordWrap(True)
         self.licence_note.hide()
 
-        self.size_preset = QComboBox()
-        self.width = QSpinBox(minimum=SIZE_MIN, maximum=SIZE_MAX, singleStep=SIZE_MULTIPLE, value=512)
-        self.height = QSpinBox(minimum=SIZE_MIN, maximum=SIZE_MAX, singleStep=SIZE_MULTIPLE, value=512)
+        self.size_picker = SizePicker()
+        self.size_preset = self.size_picker.preset
+        self.width, self.height = self.size_picker.width_spin, self.size_picker.height_spin
         self.steps = QSpinBox(minimum=1, maximum=STEPS_MAX, value=25)
         self.guidance = QDoubleSpinBox(minimum=0.0, maximum=GUIDANCE_MAX, singleStep=0.5, value=7.5, decimals=1)
-        self.seed = QLineEdit()
-        self.seed.setValidator(QRegularExpressionValidator(r"\d{0,10}"))
-        self.seed.setPlaceholderText("random")
-        self.random_seed = QCheckBox("Random")
-        self.random_seed.setChecked(True)
-        self.reuse_seed = QToolButton(text="Reuse last")
-        self.reuse_seed.setEnabled(False)
+        self.seed_row = SeedRow()
+        self.seed, self.random_seed, self.reuse_seed = self.seed_row.seed, self.seed_row.random, self.seed_row.reuse
         self.count = QSpinBox(minimum=1, maximum=COUNT_MAX, value=1)
         self.scheduler = QComboBox()
         self.scheduler.addItem("Model default", None)
@@ -183,30 +156,17 @@ class PromptForm(QWidget):
         model_row = QHBoxLayout()
         model_row.addWidget(self.model, 1)
         model_row.addWidget(self.browse)
-        size_row = QHBoxLayout()
-        size_row.addWidget(self.width)
-        size_row.addWidget(QLabel("×"))
-        size_row.addWidget(self.height)
-        self._size_custom = QWidget()
-        self._size_custom.setLayout(size_row)
-        size_row.setContentsMargins(0, 0, 0, 0)
-        seed_row = QHBoxLayout()
-        seed_row.addWidget(self.seed, 1)
-        seed_row.addWidget(self.random_seed)
-        seed_row.addWidget(self.reuse_seed)
-        self._seed_row = seed_row
 
         form = QFormLayout()
         form.addRow("Make", self.task)
         form.addRow("Backend", self.backend)
         form.addRow("Model", model_row)
         form.addRow("", self.licence_note)
-        form.addRow("Size", self.size_preset)
-        form.addRow("", self._size_custom)
+        form.addRow("Size", self.size_picker)
         form.addRow("Steps", self.steps)
         form.addRow("Guidance", self.guidance)
         form.addRow("Scheduler", self.scheduler)
-        form.addRow("Seed", seed_row)
+        form.addRow("Seed", self.seed_row)
         form.addRow("Frames", self.frames)
         form.addRow("FPS", self.fps)
         form.addRow("Scale", self.scale)  # short: a long label widens the label column and clips the seed field
@@ -236,10 +196,8 @@ class PromptForm(QWidget):
         self.prompt.textChanged.connect(self._vocabulary_timer.start)
         self.backend.currentIndexChanged.connect(self._backend_changed)
         self.model.currentTextChanged.connect(self._model_changed)
-        self.size_preset.currentIndexChanged.connect(self._preset_changed)
-        self.random_seed.toggled.connect(lambda on: self.seed.setEnabled(not on))
-        self.random_seed.toggled.emit(True)
-        self.reuse_seed.clicked.connect(self._reuse_last_seed)
+        self.templates_button.template_chosen.connect(self._use_template)
+        self.templates_button.recent_chosen.connect(self.prompt.setPlainText)
         self.browse.clicked.connect(self._browse_model)
         self.model.activated.connect(self._model_chosen)
         self.generate_button.clicked.connect(self.generate_requested)
@@ -268,7 +226,7 @@ class PromptForm(QWidget):
 
     def _tuning(self) -> dict:
         return {
-            "size": (self.width.value(), self.height.value()),
+            "size": self.size_picker.value(),
             "steps": self.steps.value(),
             "guidance": self.guidance.value(),
             "frames": self.frames.value(),
@@ -276,7 +234,7 @@ class PromptForm(QWidget):
         }
 
     def _restore_tuning(self, tuning: dict) -> None:
-        self.set_size(*tuning["size"])
+        self.size_picker.set_size(*tuning["size"])
         for name in ("steps", "guidance", "frames", "fps"):
             getattr(self, name).setValue(tuning[name])
 
@@ -313,11 +271,7 @@ class PromptForm(QWidget):
     def _show_size_rows(self) -> None:
         # A local edit works at the picture's own size; a backend with fixed sizes takes only those.
         follows_picture = self.task_value.spec.sized_by_picture and not self.capabilities().sizes
-        self._form.setRowVisible(self.size_preset, not follows_picture)
-        if follows_picture:
-            self._form.setRowVisible(self._size_custom, False)
-        else:
-            self._preset_changed()
+        self._form.setRowVisible(self.size_picker, not follows_picture)
 
     def _show_task_rows(self) -> None:
         spec = self.task_value.spec
@@ -440,7 +394,7 @@ class PromptForm(QWidget):
             (self.steps, STEPS),
             (self.guidance, GUIDANCE),
             (self.scheduler, SCHEDULER),
-            (self._seed_row, SEED),
+            (self.seed_row, SEED),
         ):
             self._form.setRowVisible(widget, caps.takes(control))
         self.negative_prompt.setVisible(caps.takes(NEGATIVE_PROMPT))
@@ -451,46 +405,11 @@ class PromptForm(QWidget):
             for value in values:
                 combo.addItem(value, value)
             self._form.setRowVisible(combo, caps.takes(control))
-        self.size_preset.blockSignals(True)
-        self.size_preset.clear()
-        if caps.sizes:
-            for size in caps.sizes:
-                self.size_preset.addItem(size, size)
-        else:
-            native = (int(caps.defaults.get("width", 0)), int(caps.defaults.get("height", 0)))
-            if all(native) and native not in {(w, h) for _, w, h in DIFFUSERS_PRESETS}:
-                self.size_preset.addItem(f"Model's own {native[0]}x{native[1]}", f"{native[0]}x{native[1]}")
-            for label, w, h in DIFFUSERS_PRESETS:
-                if caps.size_min <= min(w, h) and max(w, h) <= caps.size_max:
-                    self.size_preset.addItem(label, f"{w}x{h}")
-            self.size_preset.addItem(CUSTOM, None)
-            for spin in (self.width, self.height):
-                spin.setRange(caps.size_min, caps.size_max)
-                spin.setSingleStep(caps.size_multiple)
-        self.size_preset.blockSignals(False)
-        self._select_size(self.width.value(), self.height.value())
+        self.size_picker.offer(caps)
         self._show_size_rows()
 
     def set_size(self, width: int, height: int) -> None:
-        self.width.setValue(width)
-        self.height.setValue(height)
-        self._select_size(width, height)
-
-    def _select_size(self, width: int, height: int) -> None:
-        index = self.size_preset.findData(f"{width}x{height}")
-        if index < 0:
-            index = self.size_preset.findText(CUSTOM)
-        self.size_preset.setCurrentIndex(max(index, 0))
-        self._preset_changed()
-
-    def _preset_changed(self) -> None:
-        data = self.size_preset.currentData()
-        custom = data is None and not self.capabilities().sizes
-        self._form.setRowVisible(self._size_custom, custom)
-        if data is not None:
-            width, height = (int(v) for v in data.split("x"))
-            self.width.setValue(width)
-            self.height.setValue(height)
+        self.size_picker.set_size(width, height)
 
     def _model_chosen(self) -> None:
         """The user picked a model from the list: it gets the settings it was made for."""
@@ -501,7 +420,7 @@ class PromptForm(QWidget):
         video models."""
         defaults = self.capabilities().defaults
         if "width" in defaults and "height" in defaults:
-            self.set_size(int(defaults["width"]), int(defaults["height"]))
+            self.size_picker.set_size(int(defaults["width"]), int(defaults["height"]))
         for name in ("steps", "frames", "fps"):
             if name in defaults:
                 getattr(self, name).setValue(int(defaults[name]))
@@ -520,35 +439,14 @@ class PromptForm(QWidget):
     # --- seeds and templates ---------------------------------------------------------------
 
     def set_last_seed(self, seed: int | None) -> None:
-        self._last_seed = seed
-        self.reuse_seed.setEnabled(seed is not None)
-        self.reuse_seed.setToolTip(f"Use seed {seed} again" if seed is not None else "")
-
-    def _reuse_last_seed(self) -> None:
-        if self._last_seed is not None:
-            self.random_seed.setChecked(False)
-            self.seed.setText(str(self._last_seed))
+        self.seed_row.set_last(seed)
 
     def set_recent_prompts(self, prompts: list[str]) -> None:
-        self._recent = list(prompts)
+        self.templates_button.set_recent(prompts)
 
-    def _fill_templates_menu(self) -> None:
-        menu = self.templates_menu
-        menu.clear()
-        for group in prompt_templates():
-            sub = menu.addMenu(group.get("name", ""))
-            for template in group.get("templates", []):
-                action = sub.addAction(template.get("title", template.get("prompt", "")))
-                action.triggered.connect(lambda _=False, t=template: self._use_template(t))
-        recent = menu.addMenu("Recent prompts")
-        recent.setEnabled(bool(self._recent))
-        for prompt in self._recent:
-            label = prompt if len(prompt) <= 70 else prompt[:67] + "…"
-            recent.addAction(label).triggered.connect(lambda _=False, p=prompt: self.prompt.setPlainText(p))
-
-    def _use_template(self, template: dict) -> None:
-        self.prompt.setPlainText(template.get("prompt", ""))
-        self.negative_prompt.setPlainText(template.get("negative_prompt", ""))
+    def _use_template(self, prompt: str, negative_prompt: str) -> None:
+        self.prompt.setPlainText(prompt)
+        self.negative_prompt.setPlainText(negative_prompt)
 
     # --- request in and out ----------------------------------------------------------------
 
@@ -606,8 +504,6 @@ class PromptForm(QWidget):
 
     def request(self) -> GenerationRequest:
         caps = self.capabilities()
-        seed_text = self.seed.text().strip()
-        seed = None if self.random_seed.isChecked() or not seed_text else int(seed_text)
         # A local edit takes its size from the picture.
         by_picture = self.task_value.spec.sized_by_picture and not caps.sizes
         return GenerationRequest(
@@ -620,7 +516,7 @@ class PromptForm(QWidget):
             height=None if by_picture else self.height.value(),
             steps=self.steps.value(),
             guidance=round(self.guidance.value(), 2),
-            seed=seed if caps.takes(SEED) else None,
+            seed=self.seed_row.value() if caps.takes(SEED) else None,
             count=self.count.value(),
             scheduler=self.scheduler.currentData() if caps.takes(SCHEDULER) else None,
             quality=self.quality.currentData() if caps.takes(QUALITY) else None,
@@ -640,18 +536,14 @@ class PromptForm(QWidget):
         self.backend.setCurrentIndex(max(self.backend.findData(request.backend), 0))
         self.select_model(request.model)
         if request.width and request.height:
-            self.set_size(request.width, request.height)
+            self.size_picker.set_size(request.width, request.height)
         self.steps.setValue(request.steps)
         self.guidance.setValue(request.guidance)
         self.count.setValue(request.count)
         self.scheduler.setCurrentIndex(max(self.scheduler.findData(request.scheduler), 0))
         self.quality.setCurrentIndex(max(self.quality.findData(request.quality), 0))
         self.style.setCurrentIndex(max(self.style.findData(request.style), 0))
-        if request.seed is not None:
-            self.random_seed.setChecked(False)
-            self.seed.setText(str(request.seed))
-        else:
-            self.random_seed.setChecked(True)
+        self.seed_row.set_value(request.seed)
 
     def apply_found(self, found) -> list[str]:
         """Fill the form from a picture's settings (PNG Info); returns what could not be used, to say so.
@@ -665,8 +557,7 @@ class PromptForm(QWidget):
         if found.guidance is not None:
             self.guidance.setValue(found.guidance)
         if found.seed is not None and 0 <= found.seed <= self.SEED_MAX:
-            self.random_seed.setChecked(False)
-            self.seed.setText(str(found.seed))
+            self.seed_row.set_value(found.seed)
         if found.width and found.height:
             fits = (
                 f"{found.width}x{found.height}" in caps.sizes
@@ -677,7 +568,7 @@ class PromptForm(QWidget):
                 )
             )
             if fits:
-                self.set_size(found.width, found.height)
+                self.size_picker.set_size(found.width, found.height)
             else:
                 skipped.append(f"size {found.width}x{found.height}")
         if found.sampler:
