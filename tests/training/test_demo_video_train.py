@@ -183,3 +183,26 @@ def test_a_short_training_run_writes_an_animatediff_folder_that_diffusers_loads(
     ).frames[0]
     assert len(frames) == 4 and frames[0].size == (64, 64)
     assert seen == [(1, 4, 4, 16, 16)] * 2  # interrupted after the second step
+
+
+def test_a_wan_transformer_trains_on_the_same_latents_and_is_measured_by_the_direction_gap(tmp_path):
+    from diffusers import WanTransformer3DModel
+
+    from desktop.training.demo_video import train
+
+    out = tmp_path / "wan"
+    steps = ["--minutes", "1", "--max-steps", "2", "--batch", "2", "--paired", "--shared-input"]
+    train.main(["--out", str(out), "--clips", "4", "--denoiser", "wan", "--wan-layers", "1", *steps])
+    figures = json.loads((out / "training.json").read_text())
+    assert figures["denoiser"] == "wan, 1 blocks" and figures["steps"] == 2
+    assert isinstance(figures["direction_gap"], float) and math.isfinite(figures["final_loss"])
+    transformer = WanTransformer3DModel.from_pretrained(out / "transformer")
+    assert transformer.config.num_layers == 1 and not (out / "model_index.json").exists()  # not a pipeline yet
+
+
+def test_wan_refuses_the_unet_motion_model_options(capsys):
+    from desktop.training.demo_video import train
+
+    with pytest.raises(SystemExit):
+        train.main(["--out", "unused", "--denoiser", "wan", "--learn-positions"])
+    assert "are UNetMotionModel options." in capsys.readouterr().err

@@ -60,8 +60,16 @@ def load_models(image_folder: Path, video_folder: Path):
 def build_models(image_folder: Path, tokenizer, local_attention: float = 0.0, frame_code: float = 0.0):
     """The image demo's autoencoder; its text encoder with this vocabulary (the words both know keep
     their embeddings); a UNetMotionModel with its UNet's weights and new motion modules."""
+    from diffusers import UNet2DConditionModel
+
+    vae, text_encoder = build_autoencoder_and_text_encoder(image_folder, tokenizer)
+    unet2d = UNet2DConditionModel.from_pretrained(image_folder / "unet")
+    return vae, text_encoder, _build_unet_motion(unet2d, local_attention, frame_code)
+
+
+def build_autoencoder_and_text_encoder(image_folder: Path, tokenizer):
     import torch
-    from diffusers import AutoencoderKL, MotionAdapter, UNet2DConditionModel, UNetMotionModel
+    from diffusers import AutoencoderKL
     from transformers import AutoTokenizer, CLIPTextModel
 
     vae = AutoencoderKL.from_pretrained(image_folder / "vae").eval().requires_grad_(False)
@@ -82,8 +90,13 @@ def build_models(image_folder: Path, tokenizer, local_attention: float = 0.0, fr
         for word, index in vocab.items():
             if word in image_vocab:
                 new[index] = old[image_vocab[word]]
+    return vae, text_encoder
 
-    unet2d = UNet2DConditionModel.from_pretrained(image_folder / "unet")
+
+def _build_unet_motion(unet2d, local_attention: float, frame_code: float):
+    import torch
+    from diffusers import MotionAdapter, UNetMotionModel
+
     adapter = MotionAdapter(
         block_out_channels=tuple(unet2d.config.block_out_channels),
         motion_layers_per_block=unet2d.config.layers_per_block,
@@ -106,7 +119,41 @@ def build_models(image_folder: Path, tokenizer, local_attention: float = 0.0, fr
         attend_to_nearby_frames(unet, local_attention)
     if frame_code:
         pass_frame_code(unet, frame_code)
-    return vae, text_encoder, unet
+    return unet
+
+
+def build_wan_transformer(text_dim: int, layers: int = 4, heads: int = 4, head_dim: int = 32):
+    """A small Wan transformer from scratch (random weights), on the image demo's latents.
+
+    Why try it: in a UNetMotionModel a frame learns its place in the clip only from attention along
+    time at one spot, and the caption reaches only the spatial layers, so "left" against "right"
+    (the same path, opposite order) needs the two to meet, which measured, never happened (direction
+    gap ≈ 0). A Wan transformer attends over every (frame, row, column) at once with 3D rotary
+    positions and reads the caption in every block: "one step to the left per frame" is a relative
+    offset in space and time, which its attention can express directly."""
+    from diffusers import WanTransformer3DModel
+
+    return WanTransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=heads,
+        attention_head_dim=head_dim,
+        in_channels=4,
+        out_channels=4,
+        text_dim=text_dim,
+        freq_dim=64,
+        ffn_dim=4 * heads * head_dim,
+        num_layers=layers,
+        rope_max_seq_len=64,
+    )
+
+
+def denoise(model, noisy, t, context):
+    """The denoiser's prediction for (clips, channels, frames, height, width) latents: a
+    UNetMotionModel takes the caption once per frame (as AnimateDiffPipeline passes it), a Wan
+    transformer once per clip."""
+    if type(model).__name__ == "UNetMotionModel":
+        return model(noisy, t, encoder_hidden_states=context.repeat_interleave(noisy.shape[2], dim=0)).sample
+    return model(noisy, t, encoder_hidden_states=context, return_dict=False)[0]
 
 
 def pass_frame_code(unet, std: float) -> None:
@@ -178,14 +225,12 @@ def direction_gap(unet, text_encoder, tokenizer, latents, clips: list[Clip], see
     generator = torch.Generator().manual_seed(seed)
     gaps = []
     with torch.no_grad():
-        contexts = [text_encoder(_ids(tokenizer, c))[0].repeat_interleave(latents.shape[2], dim=0) for c in captions]
+        contexts = [text_encoder(_ids(tokenizer, c))[0] for c in captions]
         for level in (750, 850, 950):
             noise = torch.randn(latents.shape, generator=generator)
             t = torch.full((len(latents),), level)
             noisy, target = scheduler.add_noise(latents, noise, t), scheduler.get_velocity(latents, noise, t)
-            true, opposite = (
-                float(((unet(noisy, t, encoder_hidden_states=c).sample - target) ** 2).mean()) for c in contexts
-            )
+            true, opposite = (float(((denoise(unet, noisy, t, c) - target) ** 2).mean()) for c in contexts)
             gaps.append(opposite - true)
     return round(float(np.mean(gaps)), 5)
 
@@ -269,8 +314,10 @@ def train(
     empty = _ids(tokenizer, [""])[0]
     named = list(unet.named_parameters())
     positions = [p for n, p in named if n.endswith("pos_embed.pe")]
-    motion = [p for n, p in named if "motion_modules" in n and not n.endswith("pos_embed.pe")]
-    others = [p for n, p in named if "motion_modules" not in n] + list(text_encoder.parameters())
+    # New layers train at lr: a UNetMotionModel's motion modules, or a whole Wan transformer (from scratch).
+    new = (lambda n: "motion_modules" in n) if type(unet).__name__ == "UNetMotionModel" else (lambda n: True)
+    motion = [p for n, p in named if new(n) and not n.endswith("pos_embed.pe")]
+    others = [p for n, p in named if not new(n)] + list(text_encoder.parameters())
     groups = [{"params": motion, "lr": lr, "base": lr}, {"params": others, "lr": lr / 2, "base": lr / 2}]
     if positions:  # a table of numbers, not weights: faster, and no decay toward zero
         groups.append({"params": positions, "lr": 3 * lr, "base": 3 * lr, "weight_decay": 0.0})
@@ -316,8 +363,7 @@ def train(
             shared = high_pair[:, None, None, None, None]
             mean = (noisy[:drawn] + noisy[drawn:]) / 2
             noisy = torch.cat([torch.where(shared, mean, noisy[:drawn]), torch.where(shared, mean, noisy[drawn:])])
-        context = text_encoder(tokens)[0].repeat_interleave(x0.shape[2], dim=0)  # one per frame, as the pipeline
-        prediction = unet(noisy, t, encoder_hidden_states=context).sample
+        prediction = denoise(unet, noisy, t, text_encoder(tokens)[0])
         target = scheduler.get_velocity(x0, noise, t)
         loss = torch.nn.functional.mse_loss(prediction, target)
         if pair_difference:
@@ -360,6 +406,13 @@ def train(
 def save(folder: Path, vae, text_encoder, tokenizer, unet) -> None:
     from diffusers import AnimateDiffPipeline, DDIMScheduler
 
+    if type(unet).__name__ != "UNetMotionModel":
+        # A Wan transformer on the image demo's latents is an experiment, not yet a pipeline
+        # (WanPipeline needs Wan's own autoencoder): its weights and text encoder are kept to measure.
+        unet.save_pretrained(folder / "transformer", safe_serialization=True)
+        text_encoder.save_pretrained(folder / "text_encoder", safe_serialization=True)
+        return
+
     scheduler = DDIMScheduler(
         num_train_timesteps=1000,
         beta_schedule="squaredcos_cap_v2",
@@ -396,6 +449,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--from-image-model", type=Path, help="the image demo model folder (default: the shipped one)")
     parser.add_argument("--init", type=Path, help="go on training a saved demo video model folder")
+    parser.add_argument(
+        "--denoiser",
+        choices=("animatediff", "wan"),
+        default="animatediff",
+        help="wan: a small Wan transformer from scratch, measured by its loss and direction gap only "
+        "(no pipeline or evaluation yet; see build_wan_transformer)",
+    )
+    parser.add_argument("--wan-layers", type=int, default=4, help="with --denoiser wan: its blocks")
     parser.add_argument("--paths", choices=("wide", "narrow"), default="wide", help="see clips.random_clip")
     parser.add_argument("--seed", type=int, default=0, help="the clips' seed")
     parser.add_argument("--clips", type=int, default=2000)
@@ -429,6 +490,10 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--paired needs an even --batch (a clip and itself backwards): {args.batch} is odd.")
     if args.init and (args.local_attention or args.frame_code):
         parser.error("--local-attention and --frame-code set up new motion modules: leave them out with --init.")
+    if args.denoiser == "wan":
+        if any([args.init, args.local_attention, args.frame_code, args.learn_positions]):
+            parser.error("--init, --local-attention, --frame-code and --learn-positions are UNetMotionModel options.")
+        args.no_evaluate = True  # no pipeline to sample from yet
     if (args.pair_difference or args.shared_input) and not args.paired:
         option = "--pair-difference" if args.pair_difference else "--shared-input"
         parser.error(f"{option} works on a clip beside itself backwards: add --paired.")
@@ -445,7 +510,10 @@ def main(argv: list[str] | None = None) -> None:
 
     tokenizer = build_tokenizer()
     image_folder = args.from_image_model or image_demo_folder()
-    if args.init:
+    if args.denoiser == "wan":
+        vae, text_encoder = build_autoencoder_and_text_encoder(image_folder, tokenizer)
+        unet = build_wan_transformer(text_encoder.config.hidden_size, layers=args.wan_layers)
+    elif args.init:
         vae, text_encoder, unet = load_models(image_folder, args.init)
     else:
         vae, text_encoder, unet = build_models(image_folder, tokenizer, args.local_attention, args.frame_code)
@@ -470,6 +538,7 @@ def main(argv: list[str] | None = None) -> None:
     log(f"direction gap at the start: {gap(unet, text_encoder)}")
     figures: dict = {
         "init": str(args.init) if args.init else "the image demo model",
+        "denoiser": args.denoiser if args.denoiser == "animatediff" else f"wan, {args.wan_layers} blocks",
         "paths": args.paths,
         "seed": args.seed,
         "clips": len(clips),
