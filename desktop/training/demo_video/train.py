@@ -213,7 +213,9 @@ def learn_positions(unet) -> list:
     return learned
 
 
-def direction_gap(unet, text_encoder, tokenizer, latents, clips: list[Clip], seed: int = 0) -> float:
+def direction_gap(
+    unet, text_encoder, tokenizer, latents, clips: list[Clip], seed: int = 0, levels=(750, 850, 950)
+) -> float:
     """How much worse the UNet predicts held-out clips when their caption names the opposite motion
     (left for right, shrinking for growing), at the noise levels where a clip's layout is decided:
     the mean loss with the opposite caption less that with the true one. Near 0: the model does not
@@ -226,7 +228,7 @@ def direction_gap(unet, text_encoder, tokenizer, latents, clips: list[Clip], see
     gaps = []
     with torch.no_grad():
         contexts = [text_encoder(_ids(tokenizer, c))[0] for c in captions]
-        for level in (750, 850, 950):
+        for level in levels:
             noise = torch.randn(latents.shape, generator=generator)
             t = torch.full((len(latents),), level)
             noisy, target = scheduler.add_noise(latents, noise, t), scheduler.get_velocity(latents, noise, t)
