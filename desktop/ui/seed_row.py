@@ -23,7 +23,7 @@ class SeedRow(QWidget):
         layout.addWidget(self.reuse)
         self.random.toggled.connect(lambda on: self.seed.setEnabled(not on))
         self.random.setChecked(True)
-        self.reuse.clicked.connect(lambda: self.set_value(self._last) if self._last is not None else None)
+        self.reuse.clicked.connect(self._reuse)
 
     def value(self) -> int | None:
         """The typed seed, or None for a random one."""
@@ -34,6 +34,10 @@ class SeedRow(QWidget):
         self.random.setChecked(seed is None)
         if seed is not None:
             self.seed.setText(str(seed))
+
+    def _reuse(self) -> None:
+        if self._last is not None:  # (the button is disabled until a result has a seed)
+            self.set_value(self._last)
 
     def set_last(self, seed: int | None) -> None:
         self._last = seed

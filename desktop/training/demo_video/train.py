@@ -147,11 +147,16 @@ def build_wan_transformer(text_dim: int, layers: int = 4, heads: int = 4, head_d
     )
 
 
+def is_motion_unet(model) -> bool:
+    """An AnimateDiff UNetMotionModel (the shipped kind), not an experimental Wan transformer."""
+    return type(model).__name__ == "UNetMotionModel"
+
+
 def denoise(model, noisy, t, context):
     """The denoiser's prediction for (clips, channels, frames, height, width) latents: a
     UNetMotionModel takes the caption once per frame (as AnimateDiffPipeline passes it), a Wan
     transformer once per clip."""
-    if type(model).__name__ == "UNetMotionModel":
+    if is_motion_unet(model):
         return model(noisy, t, encoder_hidden_states=context.repeat_interleave(noisy.shape[2], dim=0)).sample
     return model(noisy, t, encoder_hidden_states=context, return_dict=False)[0]
 
@@ -317,7 +322,7 @@ def train(
     named = list(unet.named_parameters())
     positions = [p for n, p in named if n.endswith("pos_embed.pe")]
     # New layers train at lr: a UNetMotionModel's motion modules, or a whole Wan transformer (from scratch).
-    new = (lambda n: "motion_modules" in n) if type(unet).__name__ == "UNetMotionModel" else (lambda n: True)
+    new = (lambda n: "motion_modules" in n) if is_motion_unet(unet) else (lambda n: True)
     motion = [p for n, p in named if new(n) and not n.endswith("pos_embed.pe")]
     others = [p for n, p in named if not new(n)] + list(text_encoder.parameters())
     groups = [{"params": motion, "lr": lr, "base": lr}, {"params": others, "lr": lr / 2, "base": lr / 2}]
@@ -408,7 +413,7 @@ def train(
 def save(folder: Path, vae, text_encoder, tokenizer, unet) -> None:
     from diffusers import AnimateDiffPipeline, DDIMScheduler
 
-    if type(unet).__name__ != "UNetMotionModel":
+    if not is_motion_unet(unet):
         # A Wan transformer on the image demo's latents is an experiment, not yet a pipeline
         # (WanPipeline needs Wan's own autoencoder): its weights and text encoder are kept to measure.
         unet.save_pretrained(folder / "transformer", safe_serialization=True)
