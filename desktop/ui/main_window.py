@@ -7,8 +7,8 @@ import dataclasses
 import html
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QImage, QKeySequence
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
@@ -26,7 +26,6 @@ from desktop.engine.presets import DEMO_MODEL, installed_built_ins, is_demo
 from desktop.engine.request import GenerationRequest
 from desktop.engine.tasks import EXTEND, Task
 from desktop.jobs.local import engine_config
-from desktop.jobs.runner import JobState
 from desktop.library.history import HistoryRow
 from desktop.library.settings import Settings, save_settings
 from desktop.library.store import Library
@@ -38,32 +37,16 @@ from desktop.ui.edit_panel import EditPanel
 from desktop.ui.gallery_actions import GalleryActions
 from desktop.ui.gallery_model import ICON_SIZE, GalleryModel
 from desktop.ui.gallery_view import GalleryView
+from desktop.ui.job_feedback import JobFeedback
 from desktop.ui.model_lists import ModelLists
 from desktop.ui.progress_panel import ProgressPanel
 from desktop.ui.prompt_form import PromptForm
-
-WELCOME = (
-    "<h2>Welcome to Diffusion Studio</h2>"
-    "<p>To make your first image, give the app a model:</p>"
-    "<ul><li><b>A model from the catalogue</b>: <i>Models → Manage</i> downloads it (with a network).</li>"
-    "<li><b>A diffusers model folder</b> on this computer: <i>Settings → Models → Add folder</i>, "
-    "or type its path in <i>Model</i>.</li>"
-    "<li><b>An OpenAI API key</b>: <i>Settings → OpenAI</i>, then choose the OpenAI backend.</li></ul>"
-    "<p>Then write a prompt, or pick one under <i>Templates</i>, and press <b>Generate</b> (Ctrl+Enter).</p>"
-)
-
+from desktop.ui.welcome import idle_message
+from desktop.ui.window_layout import WindowLayout
+from desktop.ui.window_menus import build_menus, fill_gallery_menu
 
 # After the first paint, so that importing torch on the worker thread does not delay it.
 WARM_UP_AFTER_MS = 300
-
-DEMO_WELCOME = (
-    "<h2>Welcome to Diffusion Studio</h2>"
-    "<p>The built-in <b>demo model</b> is selected: a small model trained on simple pictures, so you can "
-    "try everything offline, on any computer. Try <i>a red circle on a blue background</i> or <i>a small "
-    "yellow triangle on the left on a black background</i>, then press <b>Generate</b> (Ctrl+Enter).</p>"
-    "<p>For real pictures, download a model in <i>Models → Manage</i>, or add a model folder or an OpenAI "
-    "key in <i>Settings</i>.</p>"
-)
 
 
 class MainWindow(QMainWindow):
@@ -118,18 +101,17 @@ class MainWindow(QMainWindow):
         self.details.setMinimumWidth(240)  # narrower, the parameters wrap a word per line
         self.setCentralWidget(main)
         self._splitters = {"main": main, "middle": middle}
-        # The Campaign tab needs more height than the gallery below it: it keeps its own split.
-        self._middle_sizes: dict[bool, list[int]] = {True: [680, 180]}
-        self._on_campaign = False
-        self.stage.currentChanged.connect(self._stage_tab_changed)
+        self.layout_keeper = WindowLayout(self, self._splitters, self.stage, self.campaign)
+        shown = (self.form, self.progress, self.gallery, self.gallery_model, self.statusBar().showMessage)
+        self.jobs = JobFeedback(bridge, library, *shown, self)
 
         self.device_label = QLabel()
         self.statusBar().addPermanentWidget(self.device_label)
         self._show_engine_status(settings.device, "")
-        self._build_menus()
+        build_menus(self)
         self._connect()
 
-        self._restore_layout(settings.window)
+        self.layout_keeper.restore(settings.window)
         self.form.set_recent_prompts(settings.recent_prompts)
         # Folders from the settings and the demo now; the HF cache is scanned after the first paint.
         self.form.set_models("diffusers", self._local_models())
@@ -150,113 +132,19 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, self.model_lists.refresh)
         QTimer.singleShot(WARM_UP_AFTER_MS, self._warm_up_demo)
 
-    # --- construction ----------------------------------------------------------------------
-
-    def _build_menus(self) -> None:
-        menu = self.menuBar()
-        file_menu = menu.addMenu("&File")
-        settings_action = QAction("&Settings…", self, shortcut=QKeySequence("Ctrl+,"))
-        settings_action.triggered.connect(self.open_settings)
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        png_info = QAction("PNG &Info…", self, shortcut=QKeySequence("Ctrl+I"))
-        png_info.setToolTip("See the prompt and settings a picture was made with (this app's, AUTOMATIC1111, ComfyUI…)")
-        png_info.triggered.connect(self.choose_png_info)
-        file_menu.addAction(png_info)
-        file_menu.addAction(settings_action)
-        file_menu.addSeparator()
-        file_menu.addAction(quit_action)
-
-        edit_menu = menu.addMenu("&Edit")
-        # One window-level Ctrl+Z: the last mask stroke on the Edit tab, else the last delete. (Text
-        # fields still undo their own typing: they take the key first.)
-        self.actions.undo.setShortcut(QKeySequence())
-        undo = QAction("&Undo", self, shortcut=QKeySequence.StandardKey.Undo)
-        undo.triggered.connect(self.undo)
-        self.addAction(undo)
-        edit_menu.addAction(undo)
-        edit_menu.addSeparator()
-        for action in (
-            self.actions.edit,
-            self.actions.animate,
-            self.actions.reuse,
-            self.actions.upscale_2,
-            self.actions.upscale_4,
-            self.actions.copy,
-            self.actions.open,
-            self.actions.delete,
-        ):
-            edit_menu.addAction(action)
-        edit_menu.addMenu(self.actions.export_menu)
-        find = QAction("&Find in gallery", self, shortcut=QKeySequence.StandardKey.Find)
-        find.triggered.connect(lambda: self.gallery.search.setFocus())
-        self.addAction(find)
-        edit_menu.addAction(find)
-
-        generate_menu = menu.addMenu("&Generate")
-        # Shortcuts live on window-level actions: a button's shortcut is lost when its text changes.
-        generate = QAction("&Generate", self)
-        generate.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
-        generate.triggered.connect(self.generate)
-        cancel = QAction("&Cancel running", self, shortcut=QKeySequence(Qt.Key.Key_Escape))
-        cancel.triggered.connect(self.cancel_running)
-        cancel_all = QAction("Cancel &all", self, shortcut=QKeySequence("Ctrl+Shift+Esc"))
-        cancel_all.triggered.connect(self.bridge.cancel_all)
-        clear = QAction("Clear finished jobs", self)
-        clear.triggered.connect(self._clear_finished)
-        for action in (generate, cancel, cancel_all, clear):
-            generate_menu.addAction(action)
-            self.addAction(action)
-
-        manage_models = QAction("&Manage…", self)
-        manage_models.setToolTip("Installed models and the catalogue: download, remove")
-        manage_models.triggered.connect(self.open_models)
-        menu.addMenu("&Models").addAction(manage_models)
-
-        help_menu = menu.addMenu("&Help")
-        for text, slot in (
-            ("&Getting started", self.show_getting_started),
-            ("&Keyboard shortcuts", self.show_shortcuts),
-            ("&About Diffusion Studio", self.show_about),
-        ):
-            action = QAction(text, self)
-            action.triggered.connect(slot)
-            help_menu.addAction(action)
-
     def _connect(self) -> None:
         self.form.generate_requested.connect(self.generate)
         self.form.task_changed.connect(self._task_changed)
+        self.form.cancel_requested.connect(self.jobs.cancel_running)
         self.actions.edit_requested.connect(self._edit_row)
         self.actions.animate_requested.connect(self._animate_row)
         self.actions.upscale_requested.connect(self.upscale_row)
-        self.form.cancel_requested.connect(self.cancel_running)
-        self.progress.cancel_job.connect(self.bridge.cancel)
-        self.progress.cancel_all.connect(self.bridge.cancel_all)
-        self.bridge.job_added.connect(self._job_added)
-        self.bridge.job_changed.connect(self._job_changed)
-        self.bridge.progress.connect(self.progress.show_progress)
-        self.bridge.finished_job.connect(self._job_finished)
         self.bridge.engine_status.connect(self._show_engine_status)
         self.gallery.current_changed.connect(self._show_details)
         self.gallery.list.selectionModel().selectionChanged.connect(self.actions.selection_changed)
-        self.gallery.attach_menu(self._fill_gallery_menu)
+        self.gallery.attach_menu(lambda menu: fill_gallery_menu(self.actions, menu))
         self.actions.use_again.connect(self._use_again)
         self.actions.message.connect(self._show_message)
-
-    def _fill_gallery_menu(self, menu) -> None:
-        for action in (
-            self.actions.edit,
-            self.actions.animate,
-            self.actions.upscale_2,
-            self.actions.upscale_4,
-            self.actions.reuse,
-            self.actions.open,
-            self.actions.copy,
-        ):
-            menu.addAction(action)
-        menu.addMenu(self.actions.export_menu)
-        menu.addSeparator()
-        menu.addAction(self.actions.delete)
 
     # --- generation ------------------------------------------------------------------------
 
@@ -428,64 +316,6 @@ class MainWindow(QMainWindow):
             self._save_settings()
         return accepted
 
-    def _stage_tab_changed(self) -> None:
-        campaign = self.stage.currentWidget() is self.campaign
-        if campaign == self._on_campaign:
-            return
-        middle = self._splitters["middle"]
-        self._middle_sizes[self._on_campaign] = middle.sizes()
-        self._on_campaign = campaign
-        if campaign in self._middle_sizes:
-            middle.setSizes(self._middle_sizes[campaign])
-
-    def cancel_running(self) -> None:
-        for job in self.bridge.jobs():
-            if job.state is JobState.RUNNING:
-                self.bridge.cancel(job.id)
-
-    def _job_added(self, job_id: int) -> None:
-        job = self.bridge.job(job_id)
-        if job is not None:
-            self.progress.add_job(job)
-        self._update_busy()
-
-    def _job_changed(self, job_id: int, state_value: str, message: str) -> None:
-        state = JobState(state_value)
-        self.progress.update_job(job_id, state, message)
-        if state is JobState.FAILED:
-            job = self.bridge.job(job_id)
-            self.form.show_error(message, job.error_field if job is not None else None)
-            self.statusBar().showMessage(f"Job #{job_id} failed.", 8000)
-        elif state is JobState.DONE and message:
-            self.statusBar().showMessage(f"Note: {message[:1].upper()}{message[1:]}", 15000)
-        elif state is JobState.CANCELLED:
-            self.statusBar().showMessage(f"Job #{job_id} cancelled; nothing was saved.", 5000)
-        self._update_busy()
-
-    def _job_finished(self, job_id: int, row_ids: list[int]) -> None:
-        rows = [row for row in map(self.library.db.get, row_ids) if row is not None]
-        self.gallery_model.add_new(rows)
-        self.gallery.refresh_filters()
-        if rows:
-            self.form.set_last_seed(rows[0].seed)
-            self.progress.show_result(QImage(str(self.library.still(rows[0]))))
-            self.gallery.select_id(rows[0].id)
-            hidden = (
-                "" if self.gallery_model.shows(rows[0].id) else " The search or filters hide it: clear them to see it."
-            )
-            self.statusBar().showMessage(
-                f"Job #{job_id}: {len(rows)} {rows[0].media}{'s' if len(rows) != 1 else ''} saved "
-                f"in {rows[0].timings.get('generate_s', 0):.1f} s.{hidden}",
-                8000,
-            )
-
-    def _update_busy(self) -> None:
-        self.form.set_busy(any(job.active for job in self.bridge.jobs()))
-
-    def _clear_finished(self) -> None:
-        self.bridge.forget_finished()
-        self.progress.clear_finished()
-
     # --- gallery and details ---------------------------------------------------------------
 
     def _show_details(self, row: HistoryRow | None) -> None:
@@ -543,19 +373,9 @@ class MainWindow(QMainWindow):
             return []
 
     def _show_idle_message(self) -> None:
-        has_local = bool(self._local_models()) or bool(self.form.model.currentText().strip())
-        if self.gallery_model.rowCount() == 0 and is_demo(self.form.model_value):
-            self.progress.show_message(DEMO_WELCOME)
-        elif self.gallery_model.rowCount() == 0 and not has_local:
-            self.progress.show_message(WELCOME)
-        elif self.gallery_model.rowCount() == 0:
-            self.progress.show_message(
-                "<p>Write a prompt and press <b>Generate</b> (Ctrl+Enter). The preview updates at every step.</p>"
-            )
-        else:
-            self.progress.show_message(
-                "<p>Select an image in the gallery, or write a prompt and press <b>Generate</b>.</p>"
-            )
+        has_model = bool(self._local_models()) or bool(self.form.model.currentText().strip())
+        empty = self.gallery_model.rowCount() == 0
+        self.progress.show_message(idle_message(empty, is_demo(self.form.model_value), has_model))
 
     def open_models(self):
         """Models → Manage; one dialog, kept (hidden) while the window lives, so a download goes on behind it."""
@@ -608,28 +428,6 @@ class MainWindow(QMainWindow):
         except OSError as exc:
             self.statusBar().showMessage(f"Could not save the settings: {exc.strerror or exc}.", 8000)
 
-    def _layout_state(self) -> dict:
-        sizes = {f"{name}_splitter": splitter.sizes() for name, splitter in self._splitters.items()}
-        if self._on_campaign and False in self._middle_sizes:
-            sizes["middle_splitter"] = self._middle_sizes[False]  # the other tabs' split is the one kept
-        return {
-            "geometry": bytes(self.saveGeometry().toHex()).decode("ascii"),
-            **sizes,
-            "tab": self.stage.currentIndex(),
-        }
-
-    def _restore_layout(self, state: dict) -> None:
-        """Window size, splitters and tab as the user left them; anything malformed is ignored."""
-        geometry = state.get("geometry")
-        if isinstance(geometry, str) and len(geometry) < 4096:
-            self.restoreGeometry(QByteArray.fromHex(geometry.encode("ascii", "ignore")))
-        for name, splitter in self._splitters.items():
-            sizes = state.get(f"{name}_splitter")
-            if isinstance(sizes, list) and len(sizes) == splitter.count() and all(isinstance(v, int) for v in sizes):
-                splitter.setSizes(sizes)
-        if state.get("tab") == 0:  # the Edit tab needs a picture: only the Generate tab comes back
-            self.stage.setCurrentIndex(0)
-
     # --- shutdown ----------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -639,7 +437,7 @@ class MainWindow(QMainWindow):
             return
         self._closed = True
         self.settings.last_form = self.form.state()
-        self.settings.window = self._layout_state()
+        self.settings.window = self.layout_keeper.state()
         self._save_settings()
         self.statusBar().showMessage("Stopping…")
         self.campaign.shutdown()  # before the bridge: it lets go of the campaign's run lock and journal
