@@ -206,3 +206,48 @@ def test_wan_refuses_the_unet_motion_model_options(capsys):
     with pytest.raises(SystemExit):
         train.main(["--out", "unused", "--denoiser", "wan", "--learn-positions"])
     assert "are UNetMotionModel options." in capsys.readouterr().err
+
+
+def test_canonical_makes_right_down_and_growing_that_share_of_the_samples():
+    import torch
+
+    from desktop.training.demo_video import train
+    from desktop.training.demo_video.clips import MOTIONS, REVERSED, Clip
+
+    clips = [Clip("circle", "red", "blue", motion) for motion in MOTIONS]
+    for canonical in (0.5, 0.8):
+        chance = train.backwards_chance(clips, canonical)
+        index = torch.randint(0, len(clips), (20000,), generator=torch.Generator().manual_seed(0))
+        backwards = torch.rand(len(index), generator=torch.Generator().manual_seed(1)) < chance[index]
+        played = [REVERSED[clips[i].motion] if b else clips[i].motion for i, b in zip(index, backwards, strict=True)]
+        share = sum(m in train.CANONICAL for m in played) / len(played)
+        assert abs(share - canonical) < 0.01, (canonical, share)
+
+
+def test_a_frozen_text_encoder_is_saved_as_it_was_built(tmp_path):
+    import torch
+    from transformers import CLIPTextModel
+
+    from desktop.training.demo_video import train
+
+    out = tmp_path / "demo-video"
+    steps = ["--minutes", "1", "--max-steps", "2", "--batch", "2", "--canonical", "0.75"]
+    train.main(["--out", str(out), "--clips", "6", *steps, "--freeze-text-encoder", "--no-evaluate"])
+    figures = json.loads((out / "training.json").read_text())
+    assert figures["freeze_text_encoder"] and figures["canonical"] == 0.75 and figures["steps"] == 2
+    _, built = train.build_autoencoder_and_text_encoder(train.image_demo_folder(), train.build_tokenizer())
+    saved = CLIPTextModel.from_pretrained(out / "text_encoder")
+    for name, weight in built.state_dict().items():
+        assert torch.equal(saved.state_dict()[name], weight), name
+
+
+def test_canonical_is_a_share_and_needs_unpaired_batches(capsys):
+    from desktop.training.demo_video import train
+
+    for share in ("0", "1", "1.5"):
+        with pytest.raises(SystemExit):
+            train.main(["--out", "unused", "--canonical", share])
+        assert f"between 0 and 1 (both left out): not {float(share)}." in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        train.main(["--out", "unused", "--canonical", "0.7", "--paired"])
+    assert "--canonical needs unpaired batches." in capsys.readouterr().err
