@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from desktop.library.settings import Settings
@@ -41,3 +43,9 @@ def fill_form(window, prompt="a red circle on a blue background", steps=4, size=
     form.steps.setValue(steps)
     for name, value in extra.items():
         getattr(form, name).setValue(value)
+
+
+def library_pngs(home: Path) -> list[Path]:
+    """The pictures saved in a test's library."""
+    folder = home / "images"
+    return sorted(folder.rglob("*.png")) if folder.exists() else []

@@ -6,12 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from desktop.jobs.runner import JobState
-from tests.ui.conftest import fill_form
-
-
-def library_pngs(home):
-    folder = home / "images"
-    return sorted(folder.rglob("*.png")) if folder.exists() else []
+from tests.ui.conftest import fill_form, library_pngs
 
 
 def test_cancel_stops_the_running_job_and_saves_nothing(qtbot, window, isolated_home):

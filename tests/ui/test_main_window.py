@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 from PIL import Image
 from PySide6.QtCore import Qt
 
 from desktop.jobs.runner import JobState
-from tests.ui.conftest import fill_form
-
-
-def pngs(root: Path) -> list[Path]:
-    return sorted(root.rglob("*.png")) if root.exists() else []
-
-
-def library_pngs(home: Path) -> list[Path]:
-    return pngs(home / "images")
+from tests.ui.conftest import fill_form, library_pngs
 
 
 def test_the_window_paints_without_importing_torch_diffusers_transformers_or_openai(tmp_path):
