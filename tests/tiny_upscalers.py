@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tiny_models import _text_encoder, _tokenizer
+from tiny_models import _text_encoder, _tokenizer, _vae
 
 
 def rrdb_state_dict(
@@ -145,7 +145,6 @@ def build_sd_x2_latent_upscaler(folder: Path) -> Path:
     """A StableDiffusionLatentUpscalePipeline in miniature: 128x96 to 256x192 in under half a second."""
     import torch
     from diffusers import (
-        AutoencoderKL,
         EulerDiscreteScheduler,
         StableDiffusionLatentUpscalePipeline,
         UNet2DConditionModel,
@@ -171,17 +170,8 @@ def build_sd_x2_latent_upscaler(folder: Path) -> Path:
         timestep_post_act="gelu",
         up_block_types=("KCrossAttnUpBlock2D",) * 3 + ("KUpBlock2D",),
     )
-    vae = AutoencoderKL(
-        block_out_channels=(4, 8, 8, 8),
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        latent_channels=4,
-        norm_num_groups=2,
-    )
     pipe = StableDiffusionLatentUpscalePipeline(
-        vae=vae,
+        vae=_vae((4, 8, 8, 8)),
         text_encoder=_text_encoder(),
         tokenizer=_tokenizer(),
         unet=unet,

@@ -1,6 +1,6 @@
 """Tiny random-weight video pipelines of today's families, built on this machine (no hub): Wan 2.1
 text-to-video and image-to-video, Wan 2.2 TI2V and A14B, LTX-Video text-to-video and image-to-video,
-CogVideoX and HunyuanVideo.
+CogVideoX, HunyuanVideo and Latte.
 
 Each is saved like a real model (safetensors, model_index.json, a README.md whose front matter names
 a licence) and loaded by the app's own loading code. Tokenizers are built here too: a small Unigram
@@ -287,6 +287,43 @@ def build_cogvideox_text_to_video(folder: Path, licence: str = "apache-2.0") -> 
     )
     pipe.save_pretrained(folder, safe_serialization=True)
     _card(Path(folder), licence, "Tiny CogVideoX")
+    return Path(folder)
+
+
+def build_latte_text_to_video(folder: Path, licence: str = "apache-2.0") -> Path:
+    """A LattePipeline (Latte-1's layout) in miniature: a T5 text encoder read to 120 tokens, a 2D VAE
+    frame by frame (8x smaller), 2x2 patches, spatial and temporal blocks taking turns."""
+    import torch
+    from diffusers import DDIMScheduler, LattePipeline, LatteTransformer3DModel
+    from tiny_models import _vae
+
+    torch.manual_seed(0)
+    tokenizer = _tokenizer()
+    transformer = LatteTransformer3DModel(
+        num_attention_heads=2,
+        attention_head_dim=8,
+        in_channels=4,
+        out_channels=8,
+        num_layers=1,
+        cross_attention_dim=16,
+        sample_size=8,
+        patch_size=2,
+        activation_fn="gelu-approximate",
+        norm_type="ada_norm_single",
+        norm_elementwise_affine=False,
+        norm_eps=1e-6,
+        caption_channels=TEXT_DIM,
+        video_length=16,
+    )
+    pipe = LattePipeline(
+        tokenizer=tokenizer,
+        text_encoder=_text_encoder(tokenizer, "latte"),
+        vae=_vae((4, 8, 8, 8)),
+        transformer=transformer,
+        scheduler=DDIMScheduler(beta_schedule="linear", clip_sample=False),
+    )
+    pipe.save_pretrained(folder, safe_serialization=True)
+    _card(Path(folder), licence, "Tiny Latte")
     return Path(folder)
 
 

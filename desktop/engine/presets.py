@@ -1,7 +1,7 @@
 """Model presets in one place: the settings and recipes particular models were made for.
 
 The built-in demo model's defaults and vocabulary hint, the video families' recipes (ModelScope,
-Wan, LTX-Video, CogVideoX, HunyuanVideo, AnimateDiff: size, steps, guidance, frames, fps, flow
+Wan, LTX-Video, CogVideoX, HunyuanVideo, Latte, AnimateDiff: size, steps, guidance, frames, fps, flow
 shift, scheduler, and the memory options a consumer GPU needs), and the defaults every other
 diffusers model gets. Backends and the form read these; nothing else special-cases a model.
 """
@@ -189,6 +189,13 @@ ANIMATEDIFF = ModelPreset(
     {"width": 512, "height": 512, "steps": 25, "guidance": 7.5, "frames": 16, "fps": 8},
     offload_below_gib=12,
 )
+# Latte (maxin-cn/Latte-1: a T5 text encoder and Stable Diffusion's VAE), after diffusers' docs:
+# 512x512, 16 frames, 50 steps, guidance 7.5; shown at 8 fps.
+LATTE = ModelPreset(
+    "Latte",
+    {"width": 512, "height": 512, "steps": 50, "guidance": 7.5, "frames": 16, "fps": 8},
+    offload_below_gib=16,
+)
 
 # OpenAI's Shap-E (openai/shap-e, openai/shap-e-img2img), after diffusers' examples: 64 steps,
 # guidance 15 from text and 3 from a picture. The size is the turntable's frame size (the pipeline's
@@ -240,6 +247,7 @@ BY_PIPELINE_CLASS = {
     "CogVideoXImageToVideoPipeline": COGVIDEOX,
     "HunyuanVideoPipeline": HUNYUAN_VIDEO,
     "AnimateDiffPipeline": ANIMATEDIFF,
+    "LattePipeline": LATTE,
     "ShapEPipeline": SHAP_E_TEXT,
     "ShapEImg2ImgPipeline": SHAP_E_IMAGE,
 }

@@ -42,6 +42,10 @@ class VideoFamily:
     flow_matching: bool = False
     # The pipeline takes the frame rate (LTX-Video conditions its motion on it).
     takes_frame_rate: bool = False
+    # What the pipeline's call names the number of frames (Latte: video_length).
+    frames_argument: str = "num_frames"
+    # Exactly this many frames (Latte: its frame positions are a fixed table of 16); None: any.
+    fixed_frames: int | None = None
 
 
 MODELSCOPE = VideoFamily("ModelScope")
@@ -52,6 +56,9 @@ WAN_TI2V = VideoFamily("Wan 2.2 TI2V", frame_step=4, size_multiple=32, flow_matc
 LTX = VideoFamily("LTX-Video", frame_step=8, size_multiple=32, flow_matching=True, takes_frame_rate=True)
 COGVIDEOX = VideoFamily("CogVideoX", frame_step=4, size_multiple=16)
 HUNYUAN = VideoFamily("HunyuanVideo", frame_step=4, size_multiple=16, flow_matching=True)
+# Latte (Latte-1; the demo video training's --denoiser latte): a 2D VAE frame by frame, 2x2 patches. Its
+# frame positions are a table of video_length (16 in Latte-1) that takes no other count.
+LATTE = VideoFamily("Latte", size_multiple=16, frames_argument="video_length", fixed_frames=16)
 
 
 @dataclass(frozen=True)
@@ -73,11 +80,12 @@ VIDEO_PIPELINES: dict[str, VideoPipeline] = {
     "CogVideoXPipeline": VideoPipeline(COGVIDEOX, {T2V: "CogVideoXPipeline"}),
     "CogVideoXImageToVideoPipeline": VideoPipeline(COGVIDEOX, {I2V: "CogVideoXImageToVideoPipeline"}),
     "HunyuanVideoPipeline": VideoPipeline(HUNYUAN, {T2V: "HunyuanVideoPipeline"}),
+    "LattePipeline": VideoPipeline(LATTE, {T2V: "LattePipeline"}),
 }
 # Wan 2.2 TI2V 5B ships as a WanPipeline whose config says expand_timesteps: one model, both tasks.
 WAN_TI2V_PIPELINE = VideoPipeline(WAN_TI2V, {T2V: "WanPipeline", I2V: "WanImageToVideoPipeline"})
 
-SUPPORTED = "Wan, LTX-Video, CogVideoX, HunyuanVideo, ModelScope or AnimateDiff"
+SUPPORTED = "Wan, LTX-Video, CogVideoX, HunyuanVideo, Latte, ModelScope or AnimateDiff"
 WHY_NOT = {
     T2V: "this model animates a picture: choose Video from a picture (animate), or a text-to-video model",
     I2V: "this model makes videos from text only: choose Video, or an image-to-video model "
@@ -164,6 +172,13 @@ def validate(request: GenerationRequest, preset: ModelPreset, family: VideoFamil
 def check_family_rules(request: GenerationRequest, family: VideoFamily) -> None:
     """Frames, size and scheduler as the family takes them; one sentence naming the nearest good values."""
     step = family.frame_step
+    fixed = family.fixed_frames
+    if fixed is not None and request.frames != fixed:
+        raise ValidationError(
+            "frames",
+            f"frames must be {fixed} for {family.name} models (they place each frame by a table of {fixed}): "
+            f"{request.frames} is not; choose {fixed}.",
+        )
     if step > 1 and (request.frames - 1) % step:
         below = (request.frames - 1) // step * step + 1
         examples = ", ".join(str(step * k + 1) for k in (1, 2, 3)) + f", ..., {step * 20 + 1}"
@@ -245,14 +260,17 @@ def first_frame(path: str, width: int, height: int) -> Image.Image:
 def make_clip(pipe, request: GenerationRequest, seed: int, index: int, shared: dict) -> GeneratedImage:
     """One clip for one seed: the pipeline's call with the request's size, frames, picture and frame rate."""
     torch = lazy_imports.torch()
+    video = VIDEO_PIPELINES.get(type(pipe).__name__)
+    frames_argument = video.family.frames_argument if video is not None else "num_frames"
     kwargs = dict(
         width=request.width,
         height=request.height,
-        num_frames=request.frames,
         generator=torch.Generator("cpu").manual_seed(seed),
+        **{frames_argument: request.frames},
         **shared,
     )
-    video = VIDEO_PIPELINES.get(type(pipe).__name__)
+    if kwargs.get("negative_prompt", "") is None:
+        del kwargs["negative_prompt"]  # the pipeline's own default (Latte's is "", and it takes no None)
     if request.task is I2V:
         kwargs["image"] = first_frame(request.image, request.width, request.height)
     if video is not None and video.family.takes_frame_rate:

@@ -1,5 +1,5 @@
 """Today's video families on tiny random-weight pipelines built here (Wan 2.1 T2V and I2V, Wan 2.2
-TI2V, LTX-Video, CogVideoX, HunyuanVideo), run through the engine's real loading and generation code."""
+TI2V, LTX-Video, CogVideoX, HunyuanVideo, Latte), run through the engine's real loading and generation code."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from PIL import Image
 from tiny_video_models import (
     build_cogvideox_text_to_video,
     build_hunyuan_text_to_video,
+    build_latte_text_to_video,
     build_ltx_text_to_video,
     build_wan_image_to_video,
     build_wan_text_to_video,
@@ -36,6 +37,7 @@ def models(tmp_path_factory) -> dict:
         "ti2v": build_wan_ti2v(root / "wan-ti2v"),
         "ltx": build_ltx_text_to_video(root / "ltx"),
         "cogvideox": build_cogvideox_text_to_video(root / "cogvideox"),
+        "latte": build_latte_text_to_video(root / "latte"),
         "a14b": build_wan_text_to_video(root / "wan-a14b", two_experts=True),
     }
 
@@ -166,6 +168,19 @@ def test_cogvideox_makes_a_clip_with_its_recipe(engine, models):
     assert type(engine.backend("diffusers")._cache._pipeline).__name__ == "CogVideoXPipeline"
 
 
+def test_latte_makes_a_clip_with_its_recipe(engine, models):
+    caps = engine.capabilities("diffusers", str(models["latte"]))
+    assert caps.tasks == {Task.TEXT_TO_VIDEO} and caps.defaults["frames"] == 16 and caps.size_multiple == 16
+    seen = []
+    # Latte's call names the frames video_length (the engine passes it so).
+    result = run(engine, clip(models["latte"], frames=16), on_progress=seen.append)
+    (video,) = result.images
+    assert len(video.frames) == 16 and video.frames[0].size == (64, 64) and video.fps == 8
+    assert [p.step for p in seen] == [1, 2, 3] and all(p.preview is not None for p in seen)
+    assert result.request.licence == "Apache-2.0"
+    assert type(engine.backend("diffusers")._cache._pipeline).__name__ == "LattePipeline"
+
+
 def test_hunyuan_video_makes_a_clip_with_its_recipe_and_the_whole_prompt(engine, hunyuan):
     from diffusers.pipelines.hunyuan_video.pipeline_hunyuan_video import DEFAULT_PROMPT_TEMPLATE
 
@@ -246,6 +261,7 @@ def test_cancel_stops_a_wan_clip_and_the_pipeline_stays_usable(engine, models):
         ),
         ("ltx", {"frames": 16}, "frames", "frames must be 8k+1 for LTX-Video models (9, 17, 25, ..., 161)"),
         ("cogvideox", {"frames": 16}, "frames", "frames must be 4k+1 for CogVideoX models (5, 9, 13, ..., 81)"),
+        ("latte", {"frames": 9}, "frames", "frames must be 16 for Latte models (they place each frame by a table"),
         ("wan", {"width": 72}, "width", "width must be a multiple of 16 for Wan models (got 72): choose 64 or 80"),
         ("wan", {"scheduler": "euler"}, "scheduler", "the scheduler must be left unset: Wan models run with their own"),
         ("wan-i2v", {"task": Task.IMAGE_TO_VIDEO}, "image", "image-to-video needs a picture"),

@@ -185,6 +185,50 @@ def test_a_short_training_run_writes_an_animatediff_folder_that_diffusers_loads(
     assert seen == [(1, 4, 4, 16, 16)] * 2  # interrupted after the second step
 
 
+@pytest.mark.filterwarnings("ignore")
+def test_a_short_latte_run_writes_a_latte_folder_that_reads_the_caption_as_the_pipeline_passes_it(tmp_path):
+    import torch
+    from diffusers import DiffusionPipeline
+
+    from desktop.training.demo_video import train
+
+    out = tmp_path / "latte"
+    steps = ["--minutes", "1", "--max-steps", "2", "--batch", "2", "--layers", "1"]
+    train.main(["--out", str(out), "--clips", "4", "--denoiser", "latte", *steps, "--no-evaluate"])
+    index = json.loads((out / "model_index.json").read_text())
+    assert index["_class_name"] == "LattePipeline" and index["transformer"] == ["diffusers", "LatteTransformer3DModel"]
+    weights = sorted(p.parent.name for p in out.rglob("*.safetensors"))
+    assert weights == ["text_encoder", "transformer", "vae"]
+    figures = json.loads((out / "training.json").read_text())
+    assert figures["denoiser"] == "latte, 1 blocks" and figures["steps"] == 2 and math.isfinite(figures["final_loss"])
+    assert figures["init"].startswith("scratch")
+
+    pipe = DiffusionPipeline.from_pretrained(out, local_files_only=True, use_safetensors=True)
+    assert type(pipe).__name__ == "LattePipeline"
+    # What training fed the transformer is what the pipeline feeds it: the caption's own tokens (the
+    # pipeline cuts the padding of its 120 off; training masks it), and an empty caption as long.
+    caption = "a red circle moving right on a blue background"
+    ids, mask = train._ids(pipe.tokenizer, [caption, ""])
+    with torch.no_grad():
+        ours = train.caption_context(pipe.text_encoder, pipe.transformer, ids, mask)
+        theirs, empty = pipe.encode_prompt(caption, negative_prompt="", device="cpu", clean_caption=False)
+    words = int(mask[0].sum())
+    assert theirs.shape[1] == empty.shape[1] == words
+    assert torch.allclose(theirs[0], ours[0, :words], atol=1e-5)
+    assert torch.allclose(empty[0], ours[1, :words], atol=1e-5)
+    # Masked, a batch of captions of different lengths gives each clip what its caption alone gives.
+    x, t = torch.randn(2, 4, 16, 16, 16), torch.tensor([900, 300])
+    short, short_mask = train._ids(pipe.tokenizer, [caption, "a red circle"])
+    with torch.no_grad():
+        context = train.caption_context(pipe.text_encoder, pipe.transformer, short, short_mask)
+        both = train.denoise(pipe.transformer, x, t, context, short_mask)
+        alone = pipe.transformer(x[1:], t[1:], encoder_hidden_states=context[1:, :5], return_dict=False)[0]
+    assert int(short_mask[1].sum()) == 5 and torch.allclose(both[1:], alone[:, :4], atol=1e-5)
+    pipe.set_progress_bar_config(disable=True)
+    frames = pipe(caption, video_length=16, width=64, height=64, num_inference_steps=2, guidance_scale=2.0).frames[0]
+    assert len(frames) == 16 and frames[0].size == (64, 64)
+
+
 def test_a_wan_transformer_trains_on_the_same_latents_and_is_measured_by_the_direction_gap(tmp_path):
     from diffusers import WanTransformer3DModel
 
@@ -192,7 +236,7 @@ def test_a_wan_transformer_trains_on_the_same_latents_and_is_measured_by_the_dir
 
     out = tmp_path / "wan"
     steps = ["--minutes", "1", "--max-steps", "2", "--batch", "2", "--paired", "--shared-input"]
-    train.main(["--out", str(out), "--clips", "4", "--denoiser", "wan", "--wan-layers", "1", *steps])
+    train.main(["--out", str(out), "--clips", "4", "--denoiser", "wan", "--layers", "1", *steps])
     figures = json.loads((out / "training.json").read_text())
     assert figures["denoiser"] == "wan, 1 blocks" and figures["steps"] == 2
     assert isinstance(figures["direction_gap"], float) and math.isfinite(figures["final_loss"])
@@ -200,12 +244,13 @@ def test_a_wan_transformer_trains_on_the_same_latents_and_is_measured_by_the_dir
     assert transformer.config.num_layers == 1 and not (out / "model_index.json").exists()  # not a pipeline yet
 
 
-def test_wan_refuses_the_unet_motion_model_options(capsys):
+def test_transformers_refuse_the_unet_motion_model_options(capsys):
     from desktop.training.demo_video import train
 
-    with pytest.raises(SystemExit):
-        train.main(["--out", "unused", "--denoiser", "wan", "--learn-positions"])
-    assert "are UNetMotionModel options." in capsys.readouterr().err
+    for denoiser in ("wan", "latte"):
+        with pytest.raises(SystemExit):
+            train.main(["--out", "unused", "--denoiser", denoiser, "--learn-positions"])
+        assert "are UNetMotionModel options." in capsys.readouterr().err
 
 
 def test_canonical_makes_right_down_and_growing_that_share_of_the_samples():

@@ -80,15 +80,18 @@ def direct_runner(folder: str):
     import torch
     from diffusers import DiffusionPipeline
 
+    from desktop.engine.video_models import video_pipeline
+
     pipe = DiffusionPipeline.from_pretrained(folder, local_files_only=True, use_safetensors=True)
     pipe.set_progress_bar_config(disable=True)
+    frames_argument = video_pipeline(Path(folder)).family.frames_argument  # Latte: video_length
 
     def run(prompt: str, seed: int, count: int, steps: int, guidance: float, frames: int):
         out = []
         for s in range(seed, seed + count):
             video = pipe(
                 prompt=prompt,
-                num_frames=frames,
+                **{frames_argument: frames},
                 width=int(DEMO_VIDEO.defaults["width"]),
                 height=int(DEMO_VIDEO.defaults["height"]),
                 num_inference_steps=steps,

@@ -15,6 +15,11 @@ knows. The clips are encoded once with the frozen autoencoder; then the UNet (sp
 layers) and the text encoder train jointly on the latents, within a time budget, with a cosine
 learning rate and an EMA of the weights, which is what is saved (also every --checkpoint-minutes, so
 a partial model can be evaluated). Figures go to training.json beside the weights.
+
+`--denoiser latte` trains a small Latte transformer from scratch instead (the same autoencoder and
+text encoder, the latter reading LattePipeline's 120 tokens) and saves a standard LattePipeline
+folder, which the app runs like the UNet's (see build_latte_transformer for why, and the README for
+what it reached).
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from desktop.training.demo_video.clips import FRAMES, REVERSED, SYNONYMS, VOCABU
 # Captions are short ("a red circle moving to the right on a blue background" is 11 words): a
 # 16-token context is a fifth of CLIP's 77 for the cross-attention to read.
 MAX_TOKENS = 16
+# LattePipeline pads every caption to this many tokens before its text encoder reads it.
+LATTE_TOKENS = 120
 # One of each pair of opposite motions (see backwards_chance).
 CANONICAL = ("moving right", "moving down", "growing")
 
@@ -149,17 +156,82 @@ def build_wan_transformer(text_dim: int, layers: int = 4, heads: int = 4, head_d
     )
 
 
+def build_latte_transformer(text_dim: int, layers: int = 4, heads: int = 4, head_dim: int = 32):
+    """A small Latte transformer from scratch (random weights), on the image demo's latents: what
+    LattePipeline runs.
+
+    Why Latte: its tokens carry their absolute place in the frame (2D sine-cosine positions) and,
+    from the first temporal block on, in the clip (1D sine-cosine frame positions), both added to
+    the residual stream that its spatial blocks' cross-attention reads the caption from. So "where
+    is the shape in frame 5 of a clip moving left" is a function of what one token holds, which an
+    MLP computes. In a UNetMotionModel the caption reaches only the spatial layers and the frame's
+    place only the motion modules (measured: the direction word was never tied to the frame order);
+    a Wan transformer has rotary positions only, relative ones, so from pure noise no token knows
+    which frame it is in (its direction gap stayed 0 too). Measured: from scratch it learns colours
+    first and, after 76 minutes, had not yet read the motion words (README)."""
+    from diffusers import LatteTransformer3DModel
+
+    return LatteTransformer3DModel(
+        num_attention_heads=heads,
+        attention_head_dim=head_dim,
+        in_channels=4,
+        out_channels=8,  # LattePipeline keeps the first half (the other is a learned variance it drops)
+        num_layers=layers,
+        cross_attention_dim=heads * head_dim,
+        sample_size=16,
+        patch_size=2,
+        activation_fn="gelu-approximate",
+        norm_type="ada_norm_single",
+        norm_elementwise_affine=False,
+        norm_eps=1e-6,
+        caption_channels=text_dim,
+        video_length=FRAMES,
+    )
+
+
+def with_positions(text_encoder, positions: int):
+    """The text encoder able to read `positions` tokens: LattePipeline pads every caption to 120 (a
+    T5 length), past CLIP's 77. The new places copy the last one; they only ever hold padding,
+    which the causal attention keeps away from the caption's own tokens."""
+    import torch
+    from transformers import CLIPTextModel
+
+    config = copy.deepcopy(text_encoder.config)
+    old = config.max_position_embeddings
+    if positions <= old:
+        return text_encoder
+    config.max_position_embeddings = positions
+    longer = CLIPTextModel(config)
+    state = text_encoder.state_dict()
+    key = next(k for k in state if k.endswith("position_embedding.weight"))
+    state[key] = torch.cat([state[key], state[key][-1:].repeat(positions - old, 1)])
+    missing, unexpected = longer.load_state_dict(state, strict=False)
+    assert not unexpected and all(k.endswith("position_ids") for k in missing), (missing, unexpected)
+    return longer
+
+
 def is_motion_unet(model) -> bool:
-    """An AnimateDiff UNetMotionModel (the shipped kind), not an experimental Wan transformer."""
+    """An AnimateDiff UNetMotionModel, not a transformer."""
     return type(model).__name__ == "UNetMotionModel"
 
 
-def denoise(model, noisy, t, context):
+def is_latte(model) -> bool:
+    return type(model).__name__ == "LatteTransformer3DModel"
+
+
+def denoise(model, noisy, t, context, mask=None):
     """The denoiser's prediction for (clips, channels, frames, height, width) latents: a
     UNetMotionModel takes the caption once per frame (as AnimateDiffPipeline passes it), a Wan
-    transformer once per clip."""
+    transformer once per clip. A Latte transformer reads only the caption's tokens where mask is 1
+    (LattePipeline cuts a caption's padding off; a mask does the same to a batch of captions of
+    different lengths), and of its output LattePipeline keeps the first four channels."""
     if is_motion_unet(model):
         return model(noisy, t, encoder_hidden_states=context.repeat_interleave(noisy.shape[2], dim=0)).sample
+    if is_latte(model):
+        # The spatial blocks see (clips x frames) rows: one additive bias row per frame, 0 = read.
+        bias = (1 - mask.float()).mul(-10000.0)[:, None, :].repeat_interleave(noisy.shape[2], dim=0)
+        out = model(noisy, t, encoder_hidden_states=context, encoder_attention_mask=bias, return_dict=False)[0]
+        return out[:, : noisy.shape[1]]
     return model(noisy, t, encoder_hidden_states=context, return_dict=False)[0]
 
 
@@ -234,12 +306,13 @@ def direction_gap(
     generator = torch.Generator().manual_seed(seed)
     gaps = []
     with torch.no_grad():
-        contexts = [text_encoder(_ids(tokenizer, c))[0] for c in captions]
+        tokens = [_ids(tokenizer, c) for c in captions]
+        contexts = [(caption_context(text_encoder, unet, ids, mask), mask) for ids, mask in tokens]
         for level in levels:
             noise = torch.randn(latents.shape, generator=generator)
             t = torch.full((len(latents),), level)
             noisy, target = scheduler.add_noise(latents, noise, t), scheduler.get_velocity(latents, noise, t)
-            true, opposite = (float(((denoise(unet, noisy, t, c) - target) ** 2).mean()) for c in contexts)
+            true, opposite = (float(((denoise(unet, noisy, t, *c) - target) ** 2).mean()) for c in contexts)
             gaps.append(opposite - true)
     return round(float(np.mean(gaps)), 5)
 
@@ -271,8 +344,16 @@ def _training_scheduler():
 
 
 def _ids(tokenizer, captions: list[str]):
+    """The captions' token ids and padding masks (1: a word or BOS/EOS, 0: padding)."""
     padded = tokenizer(captions, padding="max_length", max_length=MAX_TOKENS, truncation=True, return_tensors="pt")
-    return padded.input_ids
+    return padded.input_ids, padded.attention_mask
+
+
+def caption_context(text_encoder, model, ids, mask):
+    """The text encoder's output for the denoiser: LattePipeline passes it the padding mask,
+    AnimateDiffPipeline does not (CLIP's causal attention keeps padding off the words either way;
+    only the padding's own outputs differ, which an empty caption's cross-attention reads)."""
+    return text_encoder(ids, attention_mask=mask if is_latte(model) else None)[0]
 
 
 def to_tensor(frames: np.ndarray):
@@ -342,9 +423,11 @@ def train(
 
     scheduler = _training_scheduler()
     # Every clip also plays backwards, which is another clip: left <-> right, growing <-> shrinking.
-    forward = _ids(tokenizer, [c.caption for c in clips])
-    backward = _ids(tokenizer, [_backwards(c) for c in clips])
-    empty = _ids(tokenizer, [""])[0]
+    (forward, forward_mask), (backward, backward_mask) = (
+        _ids(tokenizer, [c.caption for c in clips]),
+        _ids(tokenizer, [_backwards(c) for c in clips]),
+    )
+    empty, empty_mask = (part[0] for part in _ids(tokenizer, [""]))
     backwards = backwards_chance(clips, canonical)
     text_encoder.requires_grad_(not freeze_text)
     named = list(unet.named_parameters())
@@ -389,8 +472,12 @@ def train(
         x0 = latents[index]
         x0 = torch.where(reverse[:, None, None, None, None], x0.flip(2), x0)
         tokens = torch.where(reverse[:, None], backward[index], forward[index])
+        mask = torch.where(reverse[:, None], backward_mask[index], forward_mask[index])
         drop = torch.rand(len(index), generator=generator) < 0.1  # empty captions teach the unconditional half of CFG
         tokens[drop] = empty
+        # LattePipeline's empty caption is as long as the prompt, padding and all: so is this one's.
+        text_mask = mask.clone()
+        text_mask[drop] = empty_mask
         noisy = scheduler.add_noise(x0, noise, t)
         high_pair = t[:drawn] >= high_from  # (paired) the pairs at high noise
         if shared_input:
@@ -399,7 +486,7 @@ def train(
             shared = high_pair[:, None, None, None, None]
             mean = (noisy[:drawn] + noisy[drawn:]) / 2
             noisy = torch.cat([torch.where(shared, mean, noisy[:drawn]), torch.where(shared, mean, noisy[drawn:])])
-        prediction = denoise(unet, noisy, t, text_encoder(tokens)[0])
+        prediction = denoise(unet, noisy, t, caption_context(text_encoder, unet, tokens, text_mask), mask)
         target = scheduler.get_velocity(x0, noise, t)
         loss = torch.nn.functional.mse_loss(prediction, target)
         if pair_difference:
@@ -440,9 +527,9 @@ def train(
 
 
 def save(folder: Path, vae, text_encoder, tokenizer, unet) -> None:
-    from diffusers import AnimateDiffPipeline, DDIMScheduler
+    from diffusers import AnimateDiffPipeline, DDIMScheduler, LattePipeline
 
-    if not is_motion_unet(unet):
+    if not (is_motion_unet(unet) or is_latte(unet)):
         # A Wan transformer on the image demo's latents is an experiment, not yet a pipeline
         # (WanPipeline needs Wan's own autoencoder): its weights and text encoder are kept to measure.
         unet.save_pretrained(folder / "transformer", safe_serialization=True)
@@ -458,6 +545,12 @@ def save(folder: Path, vae, text_encoder, tokenizer, unet) -> None:
         timestep_spacing="trailing",  # start at the last timestep, where the clip comes from the caption alone
         steps_offset=1,
     )
+    if is_latte(unet):
+        pipe = LattePipeline(
+            tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, transformer=unet, scheduler=scheduler
+        )
+        pipe.save_pretrained(folder, safe_serialization=True)
+        return
     # The motion modules live inside the UNetMotionModel: no separate motion_adapter folder.
     pipe = AnimateDiffPipeline(
         vae=vae,
@@ -487,12 +580,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--init", type=Path, help="go on training a saved demo video model folder")
     parser.add_argument(
         "--denoiser",
-        choices=("animatediff", "wan"),
+        choices=("animatediff", "latte", "wan"),
         default="animatediff",
-        help="wan: a small Wan transformer from scratch, measured by its loss and direction gap only "
-        "(no pipeline or evaluation yet; see build_wan_transformer)",
+        help="latte: a small Latte transformer from scratch, saved as a LattePipeline (see "
+        "build_latte_transformer); wan: a small Wan transformer from scratch, measured by its loss and "
+        "direction gap only (no pipeline or evaluation yet; see build_wan_transformer)",
     )
-    parser.add_argument("--wan-layers", type=int, default=4, help="with --denoiser wan: its blocks")
+    parser.add_argument("--layers", type=int, default=4, help="with --denoiser latte or wan: its blocks")
     parser.add_argument("--paths", choices=("wide", "narrow"), default="wide", help="see clips.random_clip")
     parser.add_argument("--seed", type=int, default=0, help="the clips' seed")
     parser.add_argument("--clips", type=int, default=2000)
@@ -530,9 +624,10 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--paired needs an even --batch (a clip and itself backwards): {args.batch} is odd.")
     if args.init and (args.local_attention or args.frame_code):
         parser.error("--local-attention and --frame-code set up new motion modules: leave them out with --init.")
-    if args.denoiser == "wan":
+    if args.denoiser != "animatediff":
         if any([args.init, args.local_attention, args.frame_code, args.learn_positions]):
             parser.error("--init, --local-attention, --frame-code and --learn-positions are UNetMotionModel options.")
+    if args.denoiser == "wan":
         args.no_evaluate = True  # no pipeline to sample from yet
     if not 0 < args.canonical < 1:
         parser.error(f"--canonical is a share of the samples, between 0 and 1 (both left out): not {args.canonical}.")
@@ -556,7 +651,11 @@ def main(argv: list[str] | None = None) -> None:
     image_folder = args.from_image_model or image_demo_folder()
     if args.denoiser == "wan":
         vae, text_encoder = build_autoencoder_and_text_encoder(image_folder, tokenizer)
-        unet = build_wan_transformer(text_encoder.config.hidden_size, layers=args.wan_layers)
+        unet = build_wan_transformer(text_encoder.config.hidden_size, layers=args.layers)
+    elif args.denoiser == "latte":
+        vae, text_encoder = build_autoencoder_and_text_encoder(image_folder, tokenizer)
+        text_encoder = with_positions(text_encoder, LATTE_TOKENS)
+        unet = build_latte_transformer(text_encoder.config.hidden_size, layers=args.layers)
     elif args.init:
         vae, text_encoder, unet = load_models(image_folder, args.init)
     else:
@@ -580,9 +679,14 @@ def main(argv: list[str] | None = None) -> None:
         return direction_gap(model.eval(), text.eval(), tokenizer, held_out_latents, held_out)
 
     log(f"direction gap at the start: {gap(unet, text_encoder)}")
+    started_from = (
+        "the image demo model"
+        if args.denoiser == "animatediff"
+        else "scratch (the image demo's autoencoder and text encoder)"
+    )
     figures: dict = {
-        "init": str(args.init) if args.init else "the image demo model",
-        "denoiser": args.denoiser if args.denoiser == "animatediff" else f"wan, {args.wan_layers} blocks",
+        "init": str(args.init) if args.init else started_from,
+        "denoiser": args.denoiser if args.denoiser == "animatediff" else f"{args.denoiser}, {args.layers} blocks",
         "paths": args.paths,
         "seed": args.seed,
         "clips": len(clips),
