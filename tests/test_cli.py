@@ -12,6 +12,7 @@ import struct
 import subprocess
 import sys
 import termios
+import threading
 from pathlib import Path
 
 import pytest
@@ -338,11 +339,19 @@ def test_ctrl_c_mid_generation_exits_130_and_leaves_nothing(tiny_model, tmp_path
         assert chunk, f"the CLI ended before its progress bar showed: {seen!r}"
         seen += chunk
     child.send_signal(signal.SIGINT)
+    # Go on reading the terminal meanwhile, as a real one does: unread, the progress bar fills the
+    # pty's buffer and the CLI blocks writing to it before it can see the cancel.
+    err = bytearray()
+
+    def drain() -> None:
+        with contextlib.suppress(OSError):  # EIO once the child has closed the terminal
+            while chunk := os.read(controller, 4096):
+                err.extend(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
     out, _ = child.communicate(timeout=120)
-    err = b""
-    with contextlib.suppress(OSError):  # EIO once the child has closed the terminal
-        while chunk := os.read(controller, 4096):
-            err += chunk
+    reader.join(timeout=10)
     os.close(controller)
     err = err.decode("utf-8", "replace")
     assert child.returncode == 130 and out == ""
