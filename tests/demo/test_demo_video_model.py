@@ -33,6 +33,10 @@ def test_it_follows_colour_background_and_motion_on_the_48_evaluation_prompts():
     assert result["clips"] == 96 and result["frames"] == DEMO_VIDEO.defaults["frames"]
     for measure, reached in REACHED.items():
         assert result[measure] >= reached - MARGIN, (measure, result)
+    # What each motion came out as: every clip once, the right ones as many as the share says.
+    table = result["motions"]
+    assert sum(sum(seen.values()) for seen in table.values()) == 96
+    assert round(sum(seen.get(asked, 0) for asked, seen in table.items()) / 96, 3) == result["motion"]
     # Colour, background and "frames differ" meet the targets; motion does not yet.
     assert all(REACHED[m] >= TARGETS[m] for m in ("color", "background", "differ"))
 

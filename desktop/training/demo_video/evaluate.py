@@ -137,6 +137,7 @@ def evaluate(
         "background": share(lambda r: r["seen"]["background"] == r["background"]),
         "motion": share(lambda r: r["seen"]["motion"] == r["motion"]),
         "differ": share(lambda r: r["seen"]["differ"] >= STILL),
+        "motions": seen_motions(seen_rows),
         "misses": [
             f"{caption(r)} (seed {r['seed']}) -> {r['seen']}"
             for r in seen_rows
@@ -144,6 +145,16 @@ def evaluate(
             != (r["color"], r["background"], r["motion"])
         ],
     }
+
+
+def seen_motions(seen_rows: list[dict]) -> dict:
+    """What each asked motion came out as, counted ("moving left": {"moving right": 9, ...}): whether
+    a miss is the opposite direction, another axis or a still."""
+    table: dict = {}
+    for r in seen_rows:
+        row = table.setdefault(r["motion"], {})
+        row[r["seen"]["motion"]] = row.get(r["seen"]["motion"], 0) + 1
+    return {asked: dict(sorted(seen.items(), key=lambda kv: -kv[1])) for asked, seen in table.items()}
 
 
 def _folder(model: str) -> str:

@@ -570,7 +570,7 @@ def probe(folder: Path) -> dict:
     from desktop.training.demo_video.evaluate import evaluate, prompts
 
     result = evaluate(str(folder.resolve()), steps=8, direct=True, rows=prompts()[:12], seeds=1)
-    return {k: result[k] for k in ("color", "background", "motion", "differ", "seconds_per_clip")}
+    return {k: result[k] for k in ("color", "background", "motion", "differ", "seconds_per_clip", "motions")}
 
 
 def main(argv: list[str] | None = None) -> None:
