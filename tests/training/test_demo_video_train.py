@@ -277,9 +277,11 @@ def test_a_frozen_text_encoder_is_saved_as_it_was_built(tmp_path):
 
     out = tmp_path / "demo-video"
     steps = ["--minutes", "1", "--max-steps", "2", "--batch", "2", "--canonical", "0.75"]
+    steps += ["--high-first", "1", "--first-from", "950"]
     train.main(["--out", str(out), "--clips", "6", *steps, "--freeze-text-encoder", "--no-evaluate"])
     figures = json.loads((out / "training.json").read_text())
     assert figures["freeze_text_encoder"] and figures["canonical"] == 0.75 and figures["steps"] == 2
+    assert (figures["high_first"], figures["first_from"], figures["device"]) == (1, 950, "cpu")
     _, built = train.build_autoencoder_and_text_encoder(train.image_demo_folder(), train.build_tokenizer())
     saved = CLIPTextModel.from_pretrained(out / "text_encoder")
     for name, weight in built.state_dict().items():
@@ -296,3 +298,32 @@ def test_canonical_is_a_share_and_needs_unpaired_batches(capsys):
     with pytest.raises(SystemExit):
         train.main(["--out", "unused", "--canonical", "0.7", "--paired"])
     assert "--canonical needs unpaired batches." in capsys.readouterr().err
+
+
+def test_noise_levels_put_that_share_high_and_the_rest_anywhere():
+    import torch
+
+    from desktop.training.demo_video.train import noise_levels
+
+    generator = torch.Generator().manual_seed(0)
+    first = noise_levels(4000, generator, 1.0, 900)  # --high-first's steps
+    assert int(first.min()) == 900 and int(first.max()) == 999
+    mix = noise_levels(20000, generator, 0.5, 600)  # the shipped mix: half high, half anywhere
+    assert abs(float((mix >= 600).float().mean()) - (0.5 + 0.5 * 0.4)) < 0.015 and int(mix.min()) < 10
+
+
+def test_the_learning_rate_warms_up_then_ends_at_a_tenth_whether_time_or_steps_run_out():
+    from desktop.training.demo_video.train import learning_rate_factor
+
+    assert [learning_rate_factor(step, 0.0) for step in (0, 50, 100, 500)] == [0.0, 0.5, 1.0, 1.0]
+    assert learning_rate_factor(4000, 0.5) == pytest.approx(0.55)
+    assert learning_rate_factor(4000, 1.0) == learning_rate_factor(4000, 1.7) == pytest.approx(0.1)
+
+
+def test_levels_out_of_range_are_refused_before_anything_loads(capsys):
+    from desktop.training.demo_video import train
+
+    for option in ("--high-from", "--first-from"):
+        with pytest.raises(SystemExit):
+            train.main(["--out", "unused", option, "1000"])
+        assert "are noise levels from 0 to 999." in capsys.readouterr().err

@@ -75,14 +75,15 @@ def engine_runner(model: str, engine=None):
     return run
 
 
-def direct_runner(folder: str):
-    """The same, with diffusers alone: what the engine's _video does (CPU generator per seed)."""
+def direct_runner(folder: str, device: str = "cpu"):
+    """The same, with diffusers alone: what the engine's _video does (CPU generator per seed, so a
+    GPU starts from the same noise)."""
     import torch
     from diffusers import DiffusionPipeline
 
     from desktop.engine.video_models import video_pipeline
 
-    pipe = DiffusionPipeline.from_pretrained(folder, local_files_only=True, use_safetensors=True)
+    pipe = DiffusionPipeline.from_pretrained(folder, local_files_only=True, use_safetensors=True).to(device)
     pipe.set_progress_bar_config(disable=True)
     frames_argument = video_pipeline(Path(folder)).family.frames_argument  # Latte: video_length
 
@@ -114,9 +115,11 @@ def evaluate(
     frames: int | None = None,
     rows: list[dict] | None = None,
     seeds: int = 2,
+    device: str = "cpu",
 ) -> dict:
+    """device: with direct, where the folder runs (the engine picks its own)."""
     steps, guidance, frames = _settings(steps, guidance, frames)
-    run = direct_runner(_folder(model)) if direct else engine_runner(model, engine)
+    run = direct_runner(_folder(model), device) if direct else engine_runner(model, engine)
     seen_rows = []
     started = time.perf_counter()
     for row in rows or prompts():
