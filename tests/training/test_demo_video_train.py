@@ -320,6 +320,17 @@ def test_the_learning_rate_warms_up_then_ends_at_a_tenth_whether_time_or_steps_r
     assert learning_rate_factor(4000, 1.0) == learning_rate_factor(4000, 1.7) == pytest.approx(0.1)
 
 
+def test_a_device_this_machine_lacks_is_refused_before_anything_loads(capsys):
+    import torch
+
+    from desktop.training.demo_video import train
+
+    for device in ["tpu"] + ([] if torch.cuda.is_available() else ["cuda"]):
+        with pytest.raises(SystemExit):
+            train.main(["--out", "unused", "--device", device])
+        assert f"--device {device}: no such GPU here; leave --device out" in capsys.readouterr().err
+
+
 def test_levels_out_of_range_are_refused_before_anything_loads(capsys):
     from desktop.training.demo_video import train
 

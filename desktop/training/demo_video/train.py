@@ -678,6 +678,8 @@ def main(argv: list[str] | None = None) -> None:
 
     import torch
 
+    if args.device != "cpu" and not (args.device.startswith("cuda") and torch.cuda.is_available()):
+        parser.error(f"--device {args.device}: no such GPU here; leave --device out to train on the CPU.")
     torch.manual_seed(0)
     if args.threads:
         torch.set_num_threads(args.threads)
